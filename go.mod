@@ -1,0 +1,3 @@
+module github.com/knative-eventmesh/function
+
+go 1.26.0
