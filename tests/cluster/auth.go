@@ -1,0 +1,90 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// Token returns a token for the ServiceAccount, issued through the
+// TokenRequest API, creating the namespace and the ServiceAccount if they
+// are missing. The token expires after ttl, which must be at least ten
+// minutes; zero means the server's default of one hour.
+//
+// To use the token:
+//
+//	cfg := rest.AnonymousClientConfig(c.Config())
+//	cfg.BearerToken = token
+func (c *Cluster) Token(ctx context.Context, namespace, serviceAccount string, ttl time.Duration) (string, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	_, err := c.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", fmt.Errorf("creating namespace %s: %w", namespace, err)
+	}
+	sas := c.client.CoreV1().ServiceAccounts(namespace)
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: serviceAccount}}
+	_, err = sas.Create(ctx, sa, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", fmt.Errorf("creating service account %s/%s: %w", namespace, serviceAccount, err)
+	}
+
+	req := &authenticationv1.TokenRequest{}
+	if ttl != 0 {
+		req.Spec.ExpirationSeconds = new(int64(ttl / time.Second))
+	}
+	resp, err := sas.CreateToken(ctx, serviceAccount, req, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("requesting token for service account %s/%s: %w", namespace, serviceAccount, err)
+	}
+	return resp.Status.Token, nil
+}
+
+// WriteKubeconfig writes a kubeconfig file for cfg to path, creating the
+// file's directory if needed. The file holds cfg's server, CA and
+// credentials: a client certificate, a bearer token or both. If cfg is nil,
+// the admin configuration is written.
+func (c *Cluster) WriteKubeconfig(path string, cfg *rest.Config) error {
+	if cfg == nil {
+		cfg = c.config
+	}
+	if err := clientcmd.WriteToFile(*kubeconfig(cfg), path); err != nil {
+		return fmt.Errorf("writing kubeconfig: %w", err)
+	}
+	return nil
+}
+
+// kubeconfig returns a kubeconfig equivalent to cfg.
+func kubeconfig(cfg *rest.Config) *clientcmdapi.Config {
+	const name = "envtest"
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters[name] = &clientcmdapi.Cluster{
+		Server:                   cfg.Host,
+		TLSServerName:            cfg.ServerName,
+		InsecureSkipTLSVerify:    cfg.Insecure,
+		CertificateAuthority:     cfg.CAFile,
+		CertificateAuthorityData: cfg.CAData,
+	}
+	kc.AuthInfos[name] = &clientcmdapi.AuthInfo{
+		ClientCertificate:     cfg.CertFile,
+		ClientCertificateData: cfg.CertData,
+		ClientKey:             cfg.KeyFile,
+		ClientKeyData:         cfg.KeyData,
+		Token:                 cfg.BearerToken,
+		TokenFile:             cfg.BearerTokenFile,
+		Impersonate:           cfg.Impersonate.UserName,
+		ImpersonateGroups:     cfg.Impersonate.Groups,
+		Username:              cfg.Username,
+		Password:              cfg.Password,
+	}
+	kc.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
+	kc.CurrentContext = name
+	return kc
+}
