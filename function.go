@@ -1,13 +1,153 @@
-// Package function is the Knative Event Mesh function.
+// Package function is the Knative Event Mesh function: a Knative Function
+// that shows a cluster's Knative Eventing mesh to Backstage.
+//
+// GET /v1/getEventMesh builds the mesh on demand with the caller's own
+// ServiceAccount token, in the JSON the Backstage Knative Event Mesh
+// provider reads; GET /namespaces/{ns}/v1/getEventMesh builds the mesh of
+// some namespaces only.
 package function
 
-import "net/http"
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
 
-// Function serves the Knative Eventing mesh of a cluster.
-type Function struct{}
+	"github.com/klauspost/compress/gzhttp"
+	"k8s.io/klog/v2"
 
-// New returns a Function; func's scaffolding calls it once per instance.
-func New() *Function { return &Function{} }
+	"github.com/knative-eventmesh/function/coalesce"
+	"github.com/knative-eventmesh/function/kubeclient"
+	"github.com/knative-eventmesh/function/respond"
+)
 
-// Handle serves a request.
-func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {}
+// Function serves the event mesh. func's scaffolding makes one with New
+// and calls Start before it serves.
+type Function struct {
+	logOut  io.Writer
+	started chan struct{}
+	once    sync.Once
+
+	// Set by Start, before started is closed.
+	log      *slog.Logger
+	settings Settings
+	clients  *kubeclient.Factory
+	startErr error
+
+	builds  coalesce.Group[*built]
+	handler http.Handler
+}
+
+// Option configures a Function.
+type Option func(*Function)
+
+// WithLogOutput sends the function's logs to w instead of standard error.
+func WithLogOutput(w io.Writer) Option {
+	return func(f *Function) { f.logOut = w }
+}
+
+// New returns a Function. func's scaffolding calls it with no options.
+func New(opts ...Option) *Function {
+	f := &Function{logOut: os.Stderr, started: make(chan struct{})}
+	for _, o := range opts {
+		o(f)
+	}
+	f.log = slog.New(slog.NewJSONHandler(f.logOut, nil))
+	f.handler = gzhttp.GzipHandler(http.HandlerFunc(f.route))
+	return f
+}
+
+// Start reads the configuration: the function's own Kubernetes
+// configuration (in-cluster, else KUBECONFIG) and its settings. It does no
+// I/O beyond reading those files, so a function scaled to zero answers its
+// first request quickly.
+func (f *Function) Start(ctx context.Context, env map[string]string) error {
+	err := errors.New("function started twice")
+	f.once.Do(func() {
+		err = f.start(env)
+		f.startErr = err
+		close(f.started)
+	})
+	return err
+}
+
+func (f *Function) start(env map[string]string) error {
+	s, err := readSettings(env)
+	if err != nil {
+		return err
+	}
+	f.settings = s
+	f.log = slog.New(slog.NewJSONHandler(f.logOut, &slog.HandlerOptions{Level: s.LogLevel}))
+	// client-go logs through klog, a process-wide logger: send its lines
+	// into the same structured log.
+	klog.SetSlogLogger(f.log.With("logger", "client-go"))
+	base, err := kubeclient.Load(env)
+	if err != nil {
+		return err
+	}
+	f.clients, err = kubeclient.NewFactory(base)
+	if err != nil {
+		return err
+	}
+	f.log.Info("function started", "apiServer", base.Host, "timeout", s.Timeout.String(), "pageSize", s.PageSize)
+	return nil
+}
+
+// Stop is called when the function shuts down.
+func (f *Function) Stop(ctx context.Context) error {
+	f.log.Info("function stopping")
+	return nil
+}
+
+// Ready reports whether Start has completed successfully.
+func (f *Function) Ready(ctx context.Context) (bool, error) {
+	select {
+	case <-f.started:
+		return f.startErr == nil, f.startErr
+	default:
+		return false, nil
+	}
+}
+
+// Alive reports that the function is alive.
+func (f *Function) Alive(ctx context.Context) (bool, error) { return true, nil }
+
+// meshPath is the path the Backstage provider appends to its baseUrl.
+const meshPath = "/v1/getEventMesh"
+
+// Handle serves a request, gzipped when the caller accepts it.
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
+	f.handler.ServeHTTP(w, r)
+}
+
+// route routes a request: the mesh of the cluster, the mesh of some
+// namespaces, and a JSON 404 for anything else.
+func (f *Function) route(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-f.started:
+	case <-r.Context().Done():
+		return
+	}
+	if f.startErr != nil {
+		respond.Error(w, http.StatusServiceUnavailable, "the function is not configured: "+f.startErr.Error())
+		return
+	}
+	path := r.URL.Path
+	switch {
+	case path == meshPath:
+		f.serveMesh(w, r, nil)
+	case strings.HasPrefix(path, "/namespaces/") && strings.HasSuffix(path, meshPath):
+		nss, err := parseNamespaces(strings.TrimSuffix(strings.TrimPrefix(path, "/namespaces/"), meshPath))
+		if err != nil {
+			respond.Error(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		f.serveMesh(w, r, nss)
+	default:
+		respond.Error(w, http.StatusNotFound, "no such path: the event mesh is at GET "+meshPath+" (or GET /namespaces/{namespace}"+meshPath+")")
+	}
+}

@@ -1,0 +1,150 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+var (
+	crdsGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	// eventTypeVersions are the EventType versions the mesh reads, in the
+	// order to try them when the CRD cannot be read: v1beta2 first, the
+	// version Eventing stores them in, so that even a cluster without
+	// Eventing's conversion webhook loses no field; then v1beta3, for
+	// clusters that no longer serve v1beta2.
+	eventTypeVersions = []string{"v1beta2", "v1beta3"}
+)
+
+const eventTypesCRD = "eventtypes.eventing.knative.dev"
+
+// eventTypes lists the EventTypes at the version the cluster stores them in,
+// so that no conversion can lose a field; when the token may not read the
+// CRD, at the first of eventTypeVersions the cluster serves.
+func (r *reader) eventTypes(ctx context.Context) error {
+	versions := r.eventTypeVersions(ctx)
+	items, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]unstructured.Unstructured, error) {
+		var err error
+		for _, v := range versions {
+			var out []unstructured.Unstructured
+			gvr := schema.GroupVersionResource{Group: "eventing.knative.dev", Version: v, Resource: "eventtypes"}
+			err = r.each(ctx, what("list", "eventtypes.eventing.knative.dev", ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return r.c.Dynamic.Resource(gvr).Namespace(ns).List(ctx, o)
+			}, collect(&out))
+			if !apierrors.IsNotFound(err) {
+				return out, err
+			}
+		}
+		return nil, err
+	})
+	if err != nil {
+		return err
+	}
+	r.objs.EventTypes = make([]EventType, 0, len(items))
+	for i := range items {
+		et, err := decodeEventType(&items[i])
+		if err != nil {
+			r.skip("EventType %s/%s: %v", items[i].GetNamespace(), items[i].GetName(), err)
+			continue
+		}
+		r.objs.EventTypes = append(r.objs.EventTypes, et)
+	}
+	return nil
+}
+
+// eventTypeVersions returns the versions to try, in order: the storage
+// version first when the CRD says which one it is.
+func (r *reader) eventTypeVersions(ctx context.Context) []string {
+	crd, err := r.c.Dynamic.Resource(crdsGVR).Get(ctx, eventTypesCRD, metav1.GetOptions{})
+	if err != nil {
+		return eventTypeVersions
+	}
+	storage, ok := storageVersion(crd)
+	if !ok || !slices.Contains(eventTypeVersions, storage) {
+		return eventTypeVersions
+	}
+	return append([]string{storage}, slices.DeleteFunc(slices.Clone(eventTypeVersions), func(v string) bool { return v == storage })...)
+}
+
+// decodeEventType reads the spec of an EventType both as v1beta2 and as
+// v1beta3. Unknown fields are ignored, so each view takes what it knows.
+func decodeEventType(u *unstructured.Unstructured) (EventType, error) {
+	et := EventType{Meta: metaOf(u)}
+	spec, ok := u.Object["spec"].(map[string]any)
+	if !ok {
+		return et, fmt.Errorf("spec is %T, not an object", u.Object["spec"])
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(spec, &et.V1beta2); err != nil {
+		return et, fmt.Errorf("decoding spec as v1beta2: %w", err)
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(spec, &et.V1beta3); err != nil {
+		return et, fmt.Errorf("decoding spec as v1beta3: %w", err)
+	}
+	return et, nil
+}
+
+// metaOf returns the metadata of u that the mesh shows.
+func metaOf(u *unstructured.Unstructured) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:        u.GetName(),
+		Namespace:   u.GetNamespace(),
+		UID:         u.GetUID(),
+		Labels:      u.GetLabels(),
+		Annotations: u.GetAnnotations(),
+	}
+}
+
+// crdVersion is a version of a CRD.
+type crdVersion struct {
+	name            string
+	served, storage bool
+}
+
+// crdVersions returns the versions a CRD defines.
+func crdVersions(crd *unstructured.Unstructured) []crdVersion {
+	list, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	var versions []crdVersion
+	for _, v := range list {
+		m, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		name, _ := m["name"].(string)
+		served, _ := m["served"].(bool)
+		storage, _ := m["storage"].(bool)
+		if name != "" {
+			versions = append(versions, crdVersion{name: name, served: served, storage: storage})
+		}
+	}
+	return versions
+}
+
+// storageVersion returns the storage version of a CRD, if it is served.
+func storageVersion(crd *unstructured.Unstructured) (string, bool) {
+	for _, v := range crdVersions(crd) {
+		if v.storage && v.served {
+			return v.name, true
+		}
+	}
+	return "", false
+}
+
+// servedVersion returns the version to read a CRD's objects at: its
+// storage version if served, else the first served one.
+func servedVersion(crd *unstructured.Unstructured) (string, bool) {
+	if v, ok := storageVersion(crd); ok {
+		return v, true
+	}
+	for _, v := range crdVersions(crd) {
+		if v.served {
+			return v.name, true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,222 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/pager"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	messagingv1 "knative.dev/eventing/pkg/apis/messaging/v1"
+
+	"github.com/knative-eventmesh/function/kubeclient"
+)
+
+// DefaultPageSize is the number of objects asked for in one LIST request.
+// Large pages keep the number of round trips low; the limit keeps any one
+// response of a huge cluster to a few megabytes.
+const DefaultPageSize = 2000
+
+// Options say what to read.
+type Options struct {
+	// Namespaces limits the mesh to these namespaces, read with namespaced
+	// requests. Empty means the whole cluster.
+	Namespaces []string
+	// PageSize is the limit of each LIST request; 0 means DefaultPageSize.
+	PageSize int64
+}
+
+var brokersGVR = eventingv1.SchemeGroupVersion.WithResource("brokers")
+
+// All reads everything the mesh needs, with the caller's clients.
+//
+// It fails when a resource the mesh needs (Brokers, EventTypes, Triggers,
+// Subscriptions) cannot be listed. Channels and sources are discovered
+// through their CRDs; what the token may not read of them is left out and
+// named in Objects.Warnings.
+func All(ctx context.Context, c *kubeclient.Clients, opts Options) (*Objects, error) {
+	if opts.PageSize <= 0 {
+		opts.PageSize = DefaultPageSize
+	}
+	r := &reader{c: c, opts: opts, objs: &Objects{}}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.brokers(ctx) })
+	g.Go(func() error { return r.eventTypes(ctx) })
+	g.Go(func() error { return r.crdKinds(ctx) })
+	g.Go(func() error { return r.consumers(ctx) })
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return r.objs, nil
+}
+
+// reader holds the state of one All call. Each list fills its own field of
+// objs; mu guards the fields several goroutines append to.
+type reader struct {
+	c    *kubeclient.Clients
+	opts Options
+	mu   sync.Mutex
+	objs *Objects
+}
+
+// namespaces returns the namespaces to list in: "" (all) when unscoped.
+func (r *reader) namespaces() []string {
+	if len(r.opts.Namespaces) == 0 {
+		return []string{metav1.NamespaceAll}
+	}
+	return r.opts.Namespaces
+}
+
+// warn records a part of the mesh left out.
+func (r *reader) warn(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.objs.Warnings = append(r.objs.Warnings, fmt.Sprintf(format, args...))
+}
+
+// skip records an object left out.
+func (r *reader) skip(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.objs.Skipped = append(r.objs.Skipped, fmt.Sprintf(format, args...))
+}
+
+// inEachNamespace runs list once per namespace of the scope, in parallel,
+// and returns the results in scope order.
+func inEachNamespace[T any](ctx context.Context, r *reader, list func(ctx context.Context, ns string) ([]T, error)) ([]T, error) {
+	nss := r.namespaces()
+	parts := make([][]T, len(nss))
+	g, ctx := errgroup.WithContext(ctx)
+	for i, ns := range nss {
+		g.Go(func() error {
+			items, err := list(ctx, ns)
+			parts[i] = items
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var all []T
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	return all, nil
+}
+
+func (r *reader) brokers(ctx context.Context) error {
+	items, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]metav1.PartialObjectMetadata, error) {
+		return r.listMetadata(ctx, brokersGVR, ns, "")
+	})
+	r.objs.Brokers = items
+	return err
+}
+
+// consumers lists Triggers and Subscriptions, then resolves their
+// subscribers.
+func (r *reader) consumers(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		items, err := inEachNamespace(gctx, r, func(ctx context.Context, ns string) ([]eventingv1.Trigger, error) {
+			var out []eventingv1.Trigger
+			err := r.each(ctx, what("list", "triggers.eventing.knative.dev", ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				list := &eventingv1.TriggerList{}
+				return list, r.c.Eventing.Get().Namespace(ns).Resource("triggers").
+					VersionedParams(&o, metav1.ParameterCodec).Do(ctx).Into(list)
+			}, collect(&out))
+			return out, err
+		})
+		r.objs.Triggers = items
+		return err
+	})
+	g.Go(func() error {
+		items, err := inEachNamespace(gctx, r, func(ctx context.Context, ns string) ([]messagingv1.Subscription, error) {
+			var out []messagingv1.Subscription
+			err := r.each(ctx, what("list", "subscriptions.messaging.knative.dev", ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				list := &messagingv1.SubscriptionList{}
+				return list, r.c.Messaging.Get().Namespace(ns).Resource("subscriptions").
+					VersionedParams(&o, metav1.ParameterCodec).Do(ctx).Into(list)
+			}, collect(&out))
+			return out, err
+		})
+		r.objs.Subscriptions = items
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return r.subscribers(ctx)
+}
+
+// listMetadata lists the metadata of resource gvr in namespace ns.
+func (r *reader) listMetadata(ctx context.Context, gvr schema.GroupVersionResource, ns, selector string) ([]metav1.PartialObjectMetadata, error) {
+	var out []metav1.PartialObjectMetadata
+	err := r.each(ctx, what("list", resourceName(gvr), ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		o.LabelSelector = selector
+		return r.c.Metadata.Resource(gvr).Namespace(ns).List(ctx, o)
+	}, collect(&out))
+	return out, err
+}
+
+// each pages through a list, calling fn for every item; the next page is
+// fetched while fn works through the current one. An error says what was
+// being done (doing, e.g. "list triggers.eventing.knative.dev").
+func (r *reader) each(ctx context.Context, doing string, page pager.ListPageFunc, fn func(runtime.Object) error) error {
+	p := pager.New(page)
+	p.PageSize = r.opts.PageSize
+	p.PageBufferSize = 2
+	if err := p.EachListItem(ctx, metav1.ListOptions{}, fn); err != nil {
+		return &Error{Doing: doing, Err: err}
+	}
+	return nil
+}
+
+// collect returns a function that appends each item, of type *T, to out.
+func collect[T any](out *[]T) func(runtime.Object) error {
+	return func(o runtime.Object) error {
+		item, ok := any(o).(*T)
+		if !ok {
+			return fmt.Errorf("unexpected list item %T", o)
+		}
+		*out = append(*out, *item)
+		return nil
+	}
+}
+
+// Error is an API error together with what was being done.
+type Error struct {
+	// Doing is the verb and resource, and the namespace if any, e.g.
+	// "list triggers.eventing.knative.dev in namespace team-a".
+	Doing string
+	Err   error
+}
+
+func (e *Error) Error() string { return e.Doing + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// what says what a request does, for errors.
+func what(verb, resource, ns string) string {
+	if ns == "" {
+		return verb + " " + resource + " at the cluster scope"
+	}
+	return verb + " " + resource + " in namespace " + ns
+}
+
+// resourceName returns "resource.group", or "resource" for the core group.
+func resourceName(gvr schema.GroupVersionResource) string {
+	if gvr.Group == "" {
+		return gvr.Resource
+	}
+	return gvr.Resource + "." + gvr.Group
+}
+
+// optional reports whether err only means that a part of the mesh is not
+// there or may not be read, so that it can be left out.
+func optional(err error) bool {
+	return apierrors.IsForbidden(err) || apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err)
+}

@@ -1,0 +1,109 @@
+package function
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	fhttp "knative.dev/func-go/http"
+)
+
+// The Function has the shape func-go's scaffolding expects.
+var (
+	_ fhttp.Handler           = (*Function)(nil)
+	_ fhttp.Starter           = (*Function)(nil)
+	_ fhttp.Stopper           = (*Function)(nil)
+	_ fhttp.ReadinessReporter = (*Function)(nil)
+	_ fhttp.LivenessReporter  = (*Function)(nil)
+)
+
+func TestParseNamespaces(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{in: "shop", want: []string{"shop"}},
+		{in: "b,a,b", want: []string{"a", "b"}},
+		{in: "", wantErr: true},
+		{in: "a,,b", wantErr: true},
+		{in: "Shop", wantErr: true},
+		{in: "a/b", wantErr: true},
+		{in: "a b", wantErr: true},
+		{in: strings.Repeat("a", 64), wantErr: true},
+		{in: strings.TrimSuffix(strings.Repeat("n,", 101), ","), want: []string{"n"}},
+	}
+	for _, tt := range tests {
+		got, err := parseNamespaces(tt.in)
+		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
+			t.Errorf("parseNamespaces(%.30q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+	var many []string
+	for i := range maxNamespaces + 1 {
+		many = append(many, "n"+strings.Repeat("x", i%50)+string(rune('a'+i%26))+strings.Repeat("y", i/26))
+	}
+	if _, err := parseNamespaces(strings.Join(many, ",")); err == nil {
+		t.Errorf("%d namespaces accepted, want at most %d", len(many), maxNamespaces)
+	}
+}
+
+func TestReadSettings(t *testing.T) {
+	tests := []struct {
+		env     map[string]string
+		want    Settings
+		wantErr bool
+	}{
+		{env: nil, want: Settings{Timeout: DefaultTimeout, PageSize: DefaultPageSize, LogLevel: slog.LevelInfo}},
+		{env: map[string]string{"MESH_TIMEOUT": "5s", "MESH_PAGE_SIZE": "500", "LOG_LEVEL": "debug"},
+			want: Settings{Timeout: 5 * time.Second, PageSize: 500, LogLevel: slog.LevelDebug}},
+		{env: map[string]string{"MESH_TIMEOUT": "30s"}, wantErr: true},
+		{env: map[string]string{"MESH_TIMEOUT": "-1s"}, wantErr: true},
+		{env: map[string]string{"MESH_TIMEOUT": "soon"}, wantErr: true},
+		{env: map[string]string{"MESH_PAGE_SIZE": "0"}, wantErr: true},
+		{env: map[string]string{"MESH_PAGE_SIZE": "many"}, wantErr: true},
+		{env: map[string]string{"LOG_LEVEL": "loud"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := readSettings(tt.env)
+		if (err != nil) != tt.wantErr || (!tt.wantErr && got != tt.want) {
+			t.Errorf("readSettings(%v) = %+v, %v; want %+v, error %v", tt.env, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestNotReadyUntilStarted(t *testing.T) {
+	f := New(WithLogOutput(&strings.Builder{}))
+	if ready, _ := f.Ready(context.Background()); ready {
+		t.Error("ready before Start")
+	}
+	// A request before Start waits for it, and gives up with its caller.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	w := httptest.NewRecorder()
+	f.Handle(w, httptest.NewRequestWithContext(ctx, http.MethodGet, "/v1/getEventMesh", nil))
+	if w.Body.Len() != 0 {
+		t.Errorf("answered before Start: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestStartFailure(t *testing.T) {
+	f := New(WithLogOutput(&strings.Builder{}))
+	err := f.Start(context.Background(), map[string]string{"MESH_TIMEOUT": "forever"})
+	if err == nil || !strings.Contains(err.Error(), "MESH_TIMEOUT") {
+		t.Fatalf("Start error %v, want one naming MESH_TIMEOUT", err)
+	}
+	if ready, _ := f.Ready(context.Background()); ready {
+		t.Error("ready after a failed Start")
+	}
+	w := httptest.NewRecorder()
+	f.Handle(w, httptest.NewRequest(http.MethodGet, "/v1/getEventMesh", nil))
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "MESH_TIMEOUT") {
+		t.Errorf("after a failed Start: %d %s", w.Code, w.Body)
+	}
+}

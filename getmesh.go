@@ -1,0 +1,127 @@
+package function
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/knative-eventmesh/function/fetch"
+	"github.com/knative-eventmesh/function/mesh"
+	"github.com/knative-eventmesh/function/relate"
+	"github.com/knative-eventmesh/function/respond"
+	"github.com/knative-eventmesh/function/token"
+)
+
+// maxNamespaces bounds the namespaces of one scoped request.
+const maxNamespaces = 100
+
+// built is an encoded mesh.
+type built struct {
+	body     []byte
+	etag     string
+	warnings []string
+	counts   [4]int
+}
+
+// serveMesh answers GET and HEAD of the mesh of namespaces (nil: the
+// whole cluster): request → token → the caller's clients → fetch → relate
+// → encode.
+func (f *Function) serveMesh(w http.ResponseWriter, r *http.Request, namespaces []string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		respond.Error(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: the event mesh is read with GET")
+		return
+	}
+	start := time.Now()
+	log := f.log.With("path", r.URL.Path)
+	tok, err := token.FromRequest(r)
+	if err != nil {
+		log.Info("mesh request refused", "status", http.StatusUnauthorized, "error", err)
+		respond.Error(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	b, err := f.builds.Do(r.Context(), buildKey(tok, namespaces), func(ctx context.Context) (*built, error) {
+		return f.build(ctx, tok, namespaces)
+	})
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		log.Info("mesh request canceled by the caller", "duration", time.Since(start).String())
+		return
+	}
+	if err != nil {
+		status, msg := respond.Status(err, f.settings.Timeout)
+		log.Warn("mesh request failed", "status", status, "error", err.Error(), "duration", time.Since(start).String())
+		respond.Error(w, status, msg)
+		return
+	}
+	log.Info("mesh served", "status", http.StatusOK, "duration", time.Since(start).String(),
+		"eventTypes", b.counts[0], "brokers", b.counts[1], "subscribables", b.counts[2], "sources", b.counts[3],
+		"bytes", len(b.body), "warnings", len(b.warnings))
+	respond.JSON(w, r, b.body, b.etag, b.warnings)
+}
+
+// build builds and encodes the mesh with the caller's token.
+func (f *Function) build(ctx context.Context, tok string, namespaces []string) (*built, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.settings.Timeout)
+	defer cancel()
+	clients, err := f.clients.ForToken(tok)
+	if err != nil {
+		return nil, fmt.Errorf("building clients: %w", err)
+	}
+	objs, err := fetch.All(ctx, clients, fetch.Options{Namespaces: namespaces, PageSize: f.settings.PageSize})
+	if err != nil {
+		return nil, err
+	}
+	m, skipped := relate.Mesh(objs)
+	for _, s := range append(objs.Skipped, skipped...) {
+		f.log.Debug("left out of the mesh", "reason", s)
+	}
+	body, err := mesh.Encode(m)
+	if err != nil {
+		return nil, err
+	}
+	return &built{
+		body:     body,
+		etag:     respond.ETag(body),
+		warnings: objs.Warnings,
+		counts:   [4]int{len(m.EventTypes), len(m.Brokers), len(m.Subscribables), len(m.Sources)},
+	}, nil
+}
+
+// buildKey identifies identical requests: the same token and namespaces.
+// The token is hashed, so it is not kept as a key.
+func buildKey(tok string, namespaces []string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return string(sum[:]) + "\x00" + strings.Join(namespaces, ",")
+}
+
+// parseNamespaces reads the comma-separated namespaces of a scoped mesh
+// path, sorted and without duplicates.
+func parseNamespaces(s string) ([]string, error) {
+	var nss []string
+	for ns := range strings.SplitSeq(s, ",") {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("bad namespace %q in path: %s; write /namespaces/<ns>[,<ns>...]%s", truncate(ns, 64), errs[0], meshPath)
+		}
+		nss = append(nss, ns)
+	}
+	slices.Sort(nss)
+	nss = slices.Compact(nss)
+	if len(nss) > maxNamespaces {
+		return nil, fmt.Errorf("too many namespaces in path (%d): at most %d", len(nss), maxNamespaces)
+	}
+	return nss, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,150 @@
+// Package kubeclient builds Kubernetes API clients: for a caller, from the
+// caller's token alone; and for the function itself, from its own
+// ServiceAccount or kubeconfig.
+package kubeclient
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	messagingv1 "knative.dev/eventing/pkg/apis/messaging/v1"
+)
+
+// Clients are the API clients of one identity. They share one HTTP client.
+type Clients struct {
+	// Metadata reads object metadata only: for brokers, channels and
+	// subscribers, whose labels are all the mesh needs.
+	Metadata metadata.Interface
+	// Dynamic reads any resource as unstructured objects.
+	Dynamic dynamic.Interface
+	// Eventing reads eventing.knative.dev/v1 (Triggers) into Eventing's
+	// own API types.
+	Eventing rest.Interface
+	// Messaging reads messaging.knative.dev/v1 (Subscriptions).
+	Messaging rest.Interface
+}
+
+// Factory makes Clients from one base configuration.
+type Factory struct {
+	base   *rest.Config
+	codecs serializer.CodecFactory
+}
+
+// NewFactory returns a Factory for base, the function's own configuration.
+// It refuses a configuration that skips TLS verification.
+func NewFactory(base *rest.Config) (*Factory, error) {
+	if base.Insecure {
+		return nil, errors.New("the Kubernetes configuration skips TLS verification (insecure-skip-tls-verify): " +
+			"refusing to send callers' tokens over it; configure the API server's CA instead")
+	}
+	scheme := runtime.NewScheme()
+	if err := eventingv1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("registering eventing types: %w", err)
+	}
+	if err := messagingv1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("registering messaging types: %w", err)
+	}
+	return &Factory{base: base, codecs: serializer.NewCodecFactory(scheme)}, nil
+}
+
+// Host returns the API server's address.
+func (f *Factory) Host() string { return f.base.Host }
+
+// ForToken returns clients that authenticate with token and nothing else.
+//
+// Every credential of the function's own configuration is dropped first:
+// client certificate, token and token file, basic auth, exec and auth
+// provider plugins, impersonation and custom transports
+// (rest.AnonymousClientConfig copies only the server's address and TLS
+// trust). So a caller never sees more than its token allows.
+func (f *Factory) ForToken(token string) (*Clients, error) {
+	cfg := rest.AnonymousClientConfig(f.base)
+	cfg.BearerToken = token
+	return f.clients(cfg)
+}
+
+// Own returns clients with the function's own identity, for push.
+func (f *Factory) Own() (*Clients, error) {
+	return f.clients(rest.CopyConfig(f.base))
+}
+
+// clients builds the clients of cfg.
+//
+// Client-side rate limiting is off (QPS < 0): a mesh is built with a
+// handful of parallel LIST calls, and client-go's default of 5 requests per
+// second would only add waiting. The API server protects itself with
+// Priority and Fairness and answers 429 with Retry-After, which client-go
+// honours.
+func (f *Factory) clients(cfg *rest.Config) (*Clients, error) {
+	cfg.QPS = -1
+	cfg.Burst = 0
+	cfg.RateLimiter = nil
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "knative-eventmesh-function"
+	}
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building HTTP client: %w", err)
+	}
+	md, err := metadata.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("building metadata client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("building dynamic client: %w", err)
+	}
+	ev, err := f.restFor(cfg, hc, eventingv1.SchemeGroupVersion)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := f.restFor(cfg, hc, messagingv1.SchemeGroupVersion)
+	if err != nil {
+		return nil, err
+	}
+	return &Clients{Metadata: md, Dynamic: dyn, Eventing: ev, Messaging: msg}, nil
+}
+
+func (f *Factory) restFor(cfg *rest.Config, hc *http.Client, gv schema.GroupVersion) (rest.Interface, error) {
+	c := rest.CopyConfig(cfg)
+	c.APIPath = "/apis"
+	c.GroupVersion = &gv
+	c.NegotiatedSerializer = f.codecs.WithoutConversion()
+	rc, err := rest.RESTClientForConfigAndClient(c, hc)
+	if err != nil {
+		return nil, fmt.Errorf("building %s client: %w", gv, err)
+	}
+	return rc, nil
+}
+
+// Load returns the function's own configuration: in-cluster when running
+// in a Pod, else the kubeconfig named by KUBECONFIG in env (or the default
+// ~/.kube/config).
+func Load(env map[string]string) (*rest.Config, error) {
+	if env["KUBERNETES_SERVICE_HOST"] != "" && env["KUBECONFIG"] == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("loading in-cluster configuration: %w", err)
+		}
+		return cfg, nil
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if p := env["KUBECONFIG"]; p != "" {
+		rules.Precedence = filepath.SplitList(p)
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading kubeconfig (set KUBECONFIG, or run in a cluster): %w", err)
+	}
+	return cfg, nil
+}

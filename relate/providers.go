@@ -1,0 +1,112 @@
+package relate
+
+import (
+	"encoding/json"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/knative-eventmesh/function/fetch"
+	"github.com/knative-eventmesh/function/mesh"
+)
+
+// EventTypesAnnotation is the annotation of a source CRD that lists the
+// CloudEvent types its sources emit.
+const EventTypesAnnotation = "registry.knative.dev/eventTypes"
+
+var brokerKind = mesh.Reference{Group: "eventing.knative.dev", Kind: "Broker"}
+
+func (b *builder) addBrokers(list []metav1.PartialObjectMetadata) {
+	b.mesh.Brokers = make([]mesh.Broker, 0, len(list))
+	for i := range list {
+		o := &list[i].ObjectMeta
+		ref := brokerKind
+		ref.Namespace, ref.Name = o.Namespace, o.Name
+		b.brokers[namespacedName(o.Namespace, o.Name)] = len(b.mesh.Brokers)
+		b.mesh.Brokers = append(b.mesh.Brokers, mesh.Broker{
+			Meta:               meta(o.Name, o.Namespace, string(o.UID), o.Labels, o.Annotations),
+			ProvidedEventTypes: b.byReference[ref],
+		})
+	}
+}
+
+func (b *builder) addSubscribables(list []fetch.Object) {
+	b.mesh.Subscribables = make([]mesh.Subscribable, 0, len(list))
+	for i := range list {
+		o := &list[i]
+		ref := mesh.Reference{Group: o.Kind.Group, Kind: o.Kind.Kind, Namespace: o.Meta.Namespace, Name: o.Meta.Name}
+		b.subscribables[ref] = len(b.mesh.Subscribables)
+		b.mesh.Subscribables = append(b.mesh.Subscribables, mesh.Subscribable{
+			Meta:               meta(o.Meta.Name, o.Meta.Namespace, string(o.Meta.UID), o.Meta.Labels, o.Meta.Annotations),
+			Group:              o.Kind.Group,
+			Kind:               o.Kind.Kind,
+			ProvidedEventTypes: b.byReference[ref],
+		})
+	}
+}
+
+func (b *builder) addSources(list []fetch.Object) {
+	b.mesh.Sources = make([]mesh.Source, 0, len(list))
+	for i := range list {
+		o := &list[i]
+		types := b.typesOf(o.Kind)
+		src := mesh.Source{
+			Meta:                   meta(o.Meta.Name, o.Meta.Namespace, string(o.Meta.UID), o.Meta.Labels, o.Meta.Annotations),
+			Group:                  o.Kind.Group,
+			Kind:                   o.Kind.Kind,
+			ProvidedEventTypeTypes: types,
+		}
+		for _, t := range types {
+			src.ProvidedEventTypes = append(src.ProvidedEventTypes, b.eventTypesByNS[o.Meta.Namespace][t]...)
+		}
+		if s := o.Sink; s != nil {
+			ns := s.Namespace
+			if ns == "" {
+				ns = o.Meta.Namespace
+			}
+			if ref, ok := reference(s.APIVersion, s.Kind, ns, s.Name); ok {
+				src.Sink = &ref
+			}
+		}
+		b.mesh.Sources = append(b.mesh.Sources, src)
+	}
+}
+
+// typesOf returns the CloudEvent types a source kind declares, parsing the
+// annotation of its CRD once.
+func (b *builder) typesOf(k *fetch.Kind) []string {
+	if types, ok := b.sourceTypes[k]; ok {
+		return types
+	}
+	types, err := ParseEventTypes(k.Annotations[EventTypesAnnotation])
+	if err != nil {
+		b.skip("event types of %s: %v", k.Kind, err)
+	}
+	b.sourceTypes[k] = types
+	return types
+}
+
+// ParseEventTypes returns the CloudEvent types listed in the value of a
+// registry.knative.dev/eventTypes annotation: a JSON list of
+// {"type", "schema", "description"} objects. Entries without a type are
+// ignored; an empty value lists nothing.
+func ParseEventTypes(annotation string) ([]string, error) {
+	if annotation == "" {
+		return nil, nil
+	}
+	var entries []struct {
+		Type        string `json:"type"`
+		Schema      string `json:"schema,omitempty"`
+		Description string `json:"description,omitempty"`
+	}
+	if err := json.Unmarshal([]byte(annotation), &entries); err != nil {
+		return nil, fmt.Errorf("parsing %s annotation: %w", EventTypesAnnotation, err)
+	}
+	types := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if e.Type != "" {
+			types = append(types, e.Type)
+		}
+	}
+	return types, nil
+}

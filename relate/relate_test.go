@@ -1,0 +1,205 @@
+package relate
+
+import (
+	"slices"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	"knative.dev/eventing/pkg/apis/eventing/v1beta2"
+	"knative.dev/eventing/pkg/apis/eventing/v1beta3"
+	"knative.dev/pkg/apis"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
+
+	"github.com/knative-eventmesh/function/fetch"
+	"github.com/knative-eventmesh/function/mesh"
+)
+
+func TestConvertEventType(t *testing.T) {
+	broker := &duckv1.KReference{APIVersion: "eventing.knative.dev/v1", Kind: "Broker", Name: "b", Namespace: "elsewhere"}
+	schema, _ := apis.ParseURL("https://example.com/s.json")
+	source, _ := apis.ParseURL("https://example.com/src")
+	tests := []struct {
+		name    string
+		in      fetch.EventType
+		want    mesh.EventType
+		attrs   map[string]string
+		wantErr bool
+	}{{
+		name: "v1beta2",
+		in: fetch.EventType{
+			Meta:    metav1.ObjectMeta{Name: "e", Namespace: "ns", UID: "u", Annotations: map[string]string{LastAppliedAnnotation: "{}"}},
+			V1beta2: v1beta2.EventTypeSpec{Type: "t", Description: "d", Schema: schema, SchemaData: "{}", Source: source, Reference: broker},
+		},
+		want: mesh.EventType{Meta: mesh.Meta{Name: "e", Namespace: "ns", UID: "u"}, Type: "t", Description: "d",
+			SchemaURL: "https://example.com/s.json", SchemaData: "{}",
+			Reference: &mesh.Reference{Group: "eventing.knative.dev", Kind: "Broker", Namespace: "ns", Name: "b"}},
+		attrs: map[string]string{"type": "t", "source": "https://example.com/src"},
+	}, {
+		name: "v1beta3",
+		in: fetch.EventType{
+			Meta: metav1.ObjectMeta{Name: "e", Namespace: "ns", Labels: map[string]string{"a": "b"}},
+			V1beta3: v1beta3.EventTypeSpec{Description: "d", Reference: broker, Attributes: []v1beta3.EventAttributeDefinition{
+				{Name: "type", Value: "t", Required: true},
+				{Name: "schemadata", Value: "https://example.com/s.json"},
+				{Name: "Source", Value: "/apis/v1/namespaces/{namespace}/pingsources/{name}"},
+				{Name: "subject", Value: "orders"},
+				{Name: "id", Required: true},
+			}},
+		},
+		want: mesh.EventType{Meta: mesh.Meta{Name: "e", Namespace: "ns", Labels: map[string]string{"a": "b"}}, Type: "t",
+			Description: "d", SchemaURL: "https://example.com/s.json",
+			Reference: &mesh.Reference{Group: "eventing.knative.dev", Kind: "Broker", Namespace: "ns", Name: "b"}},
+		attrs: map[string]string{"type": "t", "schemadata": "https://example.com/s.json", "subject": "orders"},
+	}, {
+		name: "v1beta3 dataschema",
+		in: fetch.EventType{V1beta3: v1beta3.EventTypeSpec{Attributes: []v1beta3.EventAttributeDefinition{
+			{Name: "type", Value: "t"}, {Name: "dataschema", Value: "https://example.com/d.json"},
+		}}},
+		want:  mesh.EventType{Type: "t", SchemaURL: "https://example.com/d.json"},
+		attrs: map[string]string{"type": "t", "dataschema": "https://example.com/d.json"},
+	}, {
+		name:  "deprecated broker field",
+		in:    fetch.EventType{Meta: metav1.ObjectMeta{Namespace: "ns"}, V1beta2: v1beta2.EventTypeSpec{Type: "t", Broker: "b"}},
+		want:  mesh.EventType{Meta: mesh.Meta{Namespace: "ns"}, Type: "t", Reference: &mesh.Reference{Group: "eventing.knative.dev", Kind: "Broker", Namespace: "ns", Name: "b"}},
+		attrs: map[string]string{"type": "t"},
+	}, {
+		name:  "reference with a bad apiVersion",
+		in:    fetch.EventType{V1beta2: v1beta2.EventTypeSpec{Type: "t", Reference: &duckv1.KReference{APIVersion: "a/b/c", Kind: "Broker", Name: "b"}}},
+		want:  mesh.EventType{Type: "t"},
+		attrs: map[string]string{"type": "t"},
+	}, {
+		name:    "no type",
+		in:      fetch.EventType{V1beta2: v1beta2.EventTypeSpec{Description: "d"}},
+		wantErr: true,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := convertEventType(&tt.in)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := mustJSON(t, got.EventType), mustJSON(t, tt.want); g != w {
+				t.Errorf("entity\n got %s\nwant %s", g, w)
+			}
+			if g, w := mustJSON(t, got.attrs), mustJSON(t, tt.attrs); g != w {
+				t.Errorf("pinned attributes %s, want %s", g, w)
+			}
+		})
+	}
+}
+
+func TestParseEventTypes(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{in: "", want: nil},
+		{in: "[]", want: []string{}},
+		{in: `[{"type":"a","description":"d"},{"type":"b","schema":"s"}]`, want: []string{"a", "b"}},
+		{in: `[{"description":"no type"},{"type":""},{"type":"c"}]`, want: []string{"c"}},
+		{in: `[{"type":"a","extra":{"nested":true}}]`, want: []string{"a"}},
+		{in: "not json", wantErr: true},
+		{in: `{"type":"a"}`, wantErr: true},
+		{in: `[{"type":1}]`, wantErr: true},
+		{in: `["a"]`, wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := ParseEventTypes(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("ParseEventTypes(%q) error %v, want error %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if !tt.wantErr && !slices.Equal(got, tt.want) {
+			t.Errorf("ParseEventTypes(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzParseEventTypes(f *testing.F) {
+	for _, s := range []string{"", "[]", `[{"type":"a"}]`, `[{"type":"a","schema":"s","description":"d"},{}]`, "not json", `[null]`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, annotation string) {
+		types, err := ParseEventTypes(annotation)
+		if err != nil && types != nil {
+			t.Fatalf("types %q together with error %v", types, err)
+		}
+		for _, typ := range types {
+			if typ == "" {
+				t.Fatal("an empty type")
+			}
+		}
+	})
+}
+
+func TestMeshRelations(t *testing.T) {
+	kind := &fetch.Kind{Kind: "PingSource", Annotations: map[string]string{EventTypesAnnotation: `[{"type":"ping"}]`}}
+	kind.Group = "sources.knative.dev"
+	channel := &fetch.Kind{Kind: "InMemoryChannel"}
+	channel.Group = "messaging.knative.dev"
+	brokerRef := &duckv1.KReference{APIVersion: "eventing.knative.dev/v1", Kind: "Broker", Name: "b"}
+	chRef := &duckv1.KReference{APIVersion: "messaging.knative.dev/v1", Kind: "InMemoryChannel", Name: "c"}
+	sub := func(name string) duckv1.Destination {
+		return duckv1.Destination{Ref: &duckv1.KReference{APIVersion: "serving.knative.dev/v1", Kind: "Service", Name: name}}
+	}
+	objs := &fetch.Objects{
+		Brokers: []metav1.PartialObjectMetadata{{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "ns"}}},
+		EventTypes: []fetch.EventType{
+			{Meta: metav1.ObjectMeta{Name: "ping", Namespace: "ns"}, V1beta2: v1beta2.EventTypeSpec{Type: "ping", Reference: brokerRef}},
+			{Meta: metav1.ObjectMeta{Name: "ping", Namespace: "other"}, V1beta2: v1beta2.EventTypeSpec{Type: "ping"}},
+			{Meta: metav1.ObjectMeta{Name: "order", Namespace: "ns"}, V1beta2: v1beta2.EventTypeSpec{Type: "order", Reference: brokerRef}},
+			{Meta: metav1.ObjectMeta{Name: "audit", Namespace: "ns"}, V1beta2: v1beta2.EventTypeSpec{Type: "audit", Reference: chRef}},
+		},
+		Triggers: []eventingv1.Trigger{
+			{ObjectMeta: metav1.ObjectMeta{Name: "t1", Namespace: "ns"}, Spec: eventingv1.TriggerSpec{Broker: "b", Subscriber: sub("s1"),
+				Filter: &eventingv1.TriggerFilter{Attributes: eventingv1.TriggerFilterAttributes{"type": "order"}}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "t2", Namespace: "ns"}, Spec: eventingv1.TriggerSpec{BrokerRef: &duckv1.KReference{Name: "b"}, Subscriber: sub("s2")}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "t3", Namespace: "ns"}, Spec: eventingv1.TriggerSpec{BrokerRef: &duckv1.KReference{Name: "b", Namespace: "x"}, Subscriber: sub("s3")}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "t4", Namespace: "ns"}, Spec: eventingv1.TriggerSpec{Broker: "b", Subscriber: sub("unlabelled")}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "t5", Namespace: "ns"}, Spec: eventingv1.TriggerSpec{Broker: "b", Subscriber: sub("s5"),
+				Filters: []eventingv1.SubscriptionsAPIFilter{{CESQL: "type = = 1"}}}},
+		},
+		Subscribables: []fetch.Object{{Kind: channel, Meta: metav1.ObjectMeta{Name: "c", Namespace: "ns"}}},
+		Sources: []fetch.Object{{Kind: kind, Meta: metav1.ObjectMeta{Name: "p", Namespace: "ns"},
+			Sink: &duckv1.KReference{APIVersion: "eventing.knative.dev/v1", Kind: "Broker", Name: "b"}}},
+		Subscribers: map[fetch.Ref]string{
+			{Group: "serving.knative.dev", Kind: "Service", Namespace: "ns", Name: "s1"}: "id1",
+			{Group: "serving.knative.dev", Kind: "Service", Namespace: "ns", Name: "s2"}: "id2",
+			{Group: "serving.knative.dev", Kind: "Service", Namespace: "ns", Name: "s3"}: "id3",
+			{Group: "serving.knative.dev", Kind: "Service", Namespace: "ns", Name: "s5"}: "id5",
+			{Group: "serving.knative.dev", Kind: "Service", Namespace: "ns", Name: "a"}:  "archiver",
+		},
+	}
+	objs.Subscriptions = nil
+	m, skipped := Mesh(objs)
+	if len(skipped) != 1 {
+		t.Errorf("skipped %q, want the invalid CESQL trigger only", skipped)
+	}
+	consumers := map[string][]string{}
+	for _, et := range m.EventTypes {
+		consumers[et.Namespace+"/"+et.Name] = et.ConsumedBy
+	}
+	want := map[string][]string{
+		"ns/audit": {}, "ns/order": {"id1", "id2"}, "ns/ping": {"id2"}, "other/ping": {},
+	}
+	if g, w := mustJSON(t, consumers), mustJSON(t, want); g != w {
+		t.Errorf("consumedBy %s, want %s", g, w)
+	}
+	if got := m.Sources[0].ProvidedEventTypes; !slices.Equal(got, []string{"ns/ping"}) {
+		t.Errorf("source provides %q, want only its own namespace's ns/ping", got)
+	}
+	if got := m.Subscribables[0].ProvidedEventTypes; !slices.Equal(got, []string{"ns/audit"}) {
+		t.Errorf("channel provides %q", got)
+	}
+	if got := m.Brokers[0].ProvidedEventTypes; !slices.Equal(got, []string{"ns/order", "ns/ping"}) {
+		t.Errorf("broker provides %q", got)
+	}
+}

@@ -1,0 +1,128 @@
+// Package respond writes the function's HTTP answers: the mesh, with ETag
+// and 304, and JSON errors whose message tells the caller what to do.
+package respond
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/knative-eventmesh/function/fetch"
+)
+
+// Error writes {"error": msg} with status.
+func Error(w http.ResponseWriter, status int, msg string) {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false) // keep "<token>" readable in curl
+	_ = enc.Encode(struct {
+		Error string `json:"error"`
+	}{msg})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(body.Len()))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body.Bytes())
+}
+
+// ETag returns the entity tag of a body. It is weak, as the body may be
+// sent gzipped.
+func ETag(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `W/"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
+// JSON writes body, whose entity tag is etag, or 304 Not Modified when the
+// request's If-None-Match holds that tag. Each warning becomes a Warning
+// header.
+func JSON(w http.ResponseWriter, r *http.Request, body []byte, etag string, warnings []string) {
+	h := w.Header()
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", "private, no-cache")
+	h.Set("Vary", "Authorization")
+	for _, msg := range warnings {
+		h.Add("Warning", warning(msg))
+	}
+	if matches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// warning formats a Warning header value as the Kubernetes API server
+// does: code 299, no agent, a quoted text.
+func warning(msg string) string {
+	return `299 - ` + strconv.Quote(msg)
+}
+
+// matches reports whether an If-None-Match value holds etag. Comparison is
+// weak, as RFC 9110 asks for If-None-Match.
+func matches(ifNoneMatch, etag string) bool {
+	if ifNoneMatch == "" {
+		return false
+	}
+	want := strings.TrimPrefix(etag, "W/")
+	for _, tag := range strings.Split(ifNoneMatch, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" || strings.TrimPrefix(tag, "W/") == want {
+			return true
+		}
+	}
+	return false
+}
+
+// Status returns the HTTP status and the message for the caller of an
+// error met while building the mesh. timeout is the request deadline, to
+// name in a 504.
+func Status(err error, timeout time.Duration) (int, string) {
+	doing, cause := "read the mesh", err
+	if fe := (*fetch.Error)(nil); errors.As(err, &fe) {
+		doing, cause = fe.Doing, fe.Err
+	}
+	var status apierrors.APIStatus
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), apierrors.IsTimeout(err), apierrors.IsServerTimeout(err):
+		return http.StatusGatewayTimeout, fmt.Sprintf("the Kubernetes API server did not answer in time (request deadline %s) while trying to %s: retry later, or raise MESH_TIMEOUT", timeout, doing)
+	case apierrors.IsUnauthorized(err):
+		return http.StatusUnauthorized, "the Kubernetes API server rejected the token (expired, revoked, or of another cluster): create a new ServiceAccount token and send it as 'Authorization: Bearer <token>'"
+	case apierrors.IsForbidden(err):
+		return http.StatusForbidden, fmt.Sprintf("the token may not %s: bind its ServiceAccount to the eventmesh-reader ClusterRole (rbac/) or grant it that permission (API server said: %s)", doing, apiMessage(err))
+	case apierrors.IsNotFound(err):
+		return http.StatusBadGateway, fmt.Sprintf("the Kubernetes API server does not know the resource to %s: install Knative Eventing in the cluster (API server said: %s)", doing, apiMessage(err))
+	case apierrors.IsTooManyRequests(err):
+		return http.StatusServiceUnavailable, fmt.Sprintf("the Kubernetes API server is overloaded (429) while trying to %s: retry later", doing)
+	case errors.As(err, &status):
+		if status.Status().Code >= 500 {
+			return http.StatusServiceUnavailable, fmt.Sprintf("the Kubernetes API server failed to %s: %s: retry later", doing, apiMessage(err))
+		}
+		return http.StatusBadGateway, fmt.Sprintf("the Kubernetes API server refused to %s: %s", doing, apiMessage(err))
+	default:
+		return http.StatusServiceUnavailable, fmt.Sprintf("the Kubernetes API server is unreachable (while trying to %s): %v: check that the function can reach it", doing, cause)
+	}
+}
+
+// apiMessage returns the API server's own message for an API error.
+func apiMessage(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return status.Status().Message
+	}
+	return err.Error()
+}
