@@ -1,0 +1,164 @@
+// Command run serves the function on :8080, as `make run` does.
+//
+// With KUBECONFIG set it serves that cluster and starts nothing else.
+// Without it, it starts a local kube-apiserver with the Knative CRDs,
+// applies rbac/ and a demo mesh, and prints a token of the Backstage reader,
+// a curl line and the Backstage configuration. Ctrl-C stops everything.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	fhttp "knative.dev/func-go/http"
+
+	function "github.com/knative-eventmesh/function"
+	"github.com/knative-eventmesh/function/tests/cluster"
+	"github.com/knative-eventmesh/function/tests/demo"
+)
+
+func main() {
+	addr := flag.String("addr", ":8080", "address to serve the function on")
+	rbacDir := flag.String("rbac", filepath.Join("..", "rbac"), "the rbac/ kustomization to apply to the local cluster")
+	flag.Parse()
+	if err := run(*addr, *rbacDir); err != nil {
+		fmt.Fprintln(os.Stderr, "run:", err)
+		os.Exit(1)
+	}
+}
+
+func run(addr, rbacDir string) error {
+	if err := os.Setenv("LISTEN_ADDRESS", addr); err != nil {
+		return err
+	}
+	if os.Getenv("KUBECONFIG") != "" {
+		fmt.Printf("Serving the cluster of KUBECONFIG=%s on %s\n", os.Getenv("KUBECONFIG"), addr)
+		return serve(context.Background())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir, err := os.MkdirTemp("", "eventmesh-run-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	fmt.Println("Starting a local Kubernetes API server with the Knative CRDs...")
+	c, err := cluster.Start(ctx, cluster.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Println("Stopping the local API server...")
+		if err := c.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping:", err)
+		}
+	}()
+	tok, err := setup(ctx, c, dir, rbacDir)
+	if err != nil {
+		return err
+	}
+	admin := filepath.Join(dir, "admin.kubeconfig")
+	if err := c.WriteKubeconfig(admin, nil); err != nil {
+		return err
+	}
+	printHelp(addr, tok, admin)
+	return serve(ctx)
+}
+
+// setup applies rbac/ and the demo mesh, points KUBECONFIG at the
+// function's own ServiceAccount, and returns the Backstage reader's token.
+func setup(ctx context.Context, c *cluster.Cluster, dir, rbacDir string) (string, error) {
+	if err := c.Apply(ctx, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: knative-eventing\n")); err != nil {
+		return "", err
+	}
+	if err := c.ApplyKustomization(ctx, rbacDir); err != nil {
+		return "", err
+	}
+	if err := c.Apply(ctx, demo.YAML); err != nil {
+		return "", fmt.Errorf("applying the demo mesh: %w", err)
+	}
+	own, err := c.Token(ctx, "knative-eventing", "eventmesh", 24*time.Hour)
+	if err != nil {
+		return "", err
+	}
+	cfg := rest.AnonymousClientConfig(c.Config())
+	cfg.BearerToken = own
+	kubeconfig := filepath.Join(dir, "function.kubeconfig")
+	if err := c.WriteKubeconfig(kubeconfig, cfg); err != nil {
+		return "", err
+	}
+	if err := os.Setenv("KUBECONFIG", kubeconfig); err != nil {
+		return "", err
+	}
+	return readerToken(ctx, c)
+}
+
+// readerToken waits for the token controller to fill the reader's token
+// Secret, as the README tells a platform engineer to read it.
+func readerToken(ctx context.Context, c *cluster.Cluster) (string, error) {
+	client, err := kubernetes.NewForConfig(c.Config())
+	if err != nil {
+		return "", err
+	}
+	var secret *corev1.Secret
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		secret, err = client.CoreV1().Secrets("knative-eventing").Get(ctx, "eventmesh-reader-token", metav1.GetOptions{})
+		return err == nil && len(secret.Data["token"]) > 0, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("waiting for the reader's token Secret: %w", err)
+	}
+	return string(secret.Data["token"]), nil
+}
+
+// serve runs the function as func's scaffolding does, until ctx ends or
+// the process is told to stop.
+func serve(ctx context.Context) error {
+	err := fhttp.New(function.New()).Start(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func printHelp(addr, tok, admin string) {
+	url := "http://localhost" + addr
+	fmt.Printf(`
+The function serves a demo event mesh at %[1]s
+
+  Token of the Backstage reader ServiceAccount (knative-eventing/eventmesh-reader):
+    export KNATIVE_EVENT_MESH_TOKEN=%[2]s
+
+  Try it:
+    curl -s -H "Authorization: Bearer $KNATIVE_EVENT_MESH_TOKEN" %[1]s/v1/getEventMesh
+    curl -s -H "Authorization: Bearer $KNATIVE_EVENT_MESH_TOKEN" %[1]s/namespaces/shop/v1/getEventMesh
+
+  Backstage app-config.yaml:
+    catalog:
+      providers:
+        knativeEventMesh:
+          dev:
+            token: '${KNATIVE_EVENT_MESH_TOKEN}'
+            baseUrl: '%[1]s'
+            schedule: { frequency: { minutes: 1 }, timeout: { minutes: 1 } }
+
+  Change the mesh with kubectl:
+    export KUBECONFIG=%[3]s
+    kubectl get brokers,triggers,eventtypes -A
+
+Press Ctrl-C to stop.
+`, url, tok, admin)
+}

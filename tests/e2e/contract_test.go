@@ -1,0 +1,557 @@
+package e2e
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/knative-eventmesh/function/mesh"
+)
+
+const (
+	eventing  = "eventing.knative.dev"
+	messaging = "messaging.knative.dev"
+	sources   = "sources.knative.dev"
+)
+
+// ksvc returns a Knative Service named name in namespace {{ns}}, labelled
+// with Backstage id id ("" for no label).
+func ksvc(name, id string) string {
+	label := ""
+	if id != "" {
+		label = "\n  labels:\n    backstage.io/kubernetes-id: " + id
+	}
+	return `
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: ` + name + `
+  namespace: {{ns}}` + label + `
+spec:
+  template:
+    spec:
+      containers:
+      - image: example.com/app
+`
+}
+
+// eventType returns a v1beta2 EventType of type typ referring to a Broker.
+func eventType(name, typ, broker string) string {
+	return `
+---
+apiVersion: eventing.knative.dev/v1beta2
+kind: EventType
+metadata:
+  name: ` + name + `
+  namespace: {{ns}}
+spec:
+  type: ` + typ + `
+  reference:
+    apiVersion: eventing.knative.dev/v1
+    kind: Broker
+    name: ` + broker + `
+`
+}
+
+// trigger returns a Trigger on broker with the given spec lines (filter or
+// filters, indented by two) and a subscriber Knative Service.
+func trigger(name, broker, filter, subscriber string) string {
+	return `
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: ` + name + `
+  namespace: {{ns}}
+spec:
+  broker: ` + broker + filter + `
+  subscriber:
+    ref:
+      apiVersion: serving.knative.dev/v1
+      kind: Service
+      name: ` + subscriber + `
+`
+}
+
+const broker = `
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: b
+  namespace: {{ns}}
+`
+
+// A scenario applies objects in a namespace of its own and reads that
+// namespace's mesh with the Backstage reader's token.
+type scenario struct {
+	name    string
+	objects string
+	// want returns the expected mesh for namespace ns.
+	want func(ns string) *mesh.Mesh
+}
+
+func TestContract(t *testing.T) {
+	fn := startFunction(t)
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			ns := newNamespace(t)
+			apply(t, ns, sc.objects)
+			r := fn.Get(t, "/namespaces/"+ns+"/v1/getEventMesh", readerToken)
+			if r.Status != http.StatusOK {
+				t.Fatalf("status %d: %s", r.Status, r.Body)
+			}
+			if w := r.Header.Values("Warning"); len(w) > 0 {
+				t.Errorf("the reader got warnings, it should read everything: %q", w)
+			}
+			checkMesh(t, decodeMesh(t, r.Body), sc.want(ns))
+		})
+	}
+}
+
+func meta(ns, name string) mesh.Meta { return mesh.Meta{Namespace: ns, Name: name} }
+
+var scenarios = []scenario{
+	{
+		name:    "empty namespace",
+		objects: "",
+		want:    func(string) *mesh.Mesh { return &mesh.Mesh{} },
+	},
+	{
+		name: "broker labels and annotations",
+		objects: `
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: labelled
+  namespace: {{ns}}
+  labels: {team: shop, tier: gold}
+  annotations:
+    eventing.knative.dev/broker.class: MTChannelBasedBroker
+    kubectl.kubernetes.io/last-applied-configuration: '{"big":"json"}'
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: applied
+  namespace: {{ns}}
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: '{"big":"json"}'
+` + broker,
+		want: func(ns string) *mesh.Mesh {
+			return &mesh.Mesh{Brokers: []mesh.Broker{
+				{Meta: meta(ns, "applied")},
+				{Meta: meta(ns, "b")},
+				{Meta: mesh.Meta{Namespace: ns, Name: "labelled",
+					Labels:      map[string]string{"team": "shop", "tier": "gold"},
+					Annotations: map[string]string{"eventing.knative.dev/broker.class": "MTChannelBasedBroker"}}},
+			}}
+		},
+	},
+	{
+		name: "event types v1beta2 fields and references",
+		objects: broker + `
+---
+apiVersion: eventing.knative.dev/v1beta2
+kind: EventType
+metadata:
+  name: full
+  namespace: {{ns}}
+  labels: {app: shop}
+spec:
+  type: com.example.full
+  source: https://example.com/source
+  schema: https://example.com/schema.json
+  schemaData: '{"type":"object"}'
+  description: Everything set.
+  reference:
+    apiVersion: eventing.knative.dev/v1
+    kind: Broker
+    name: b
+---
+apiVersion: eventing.knative.dev/v1beta2
+kind: EventType
+metadata:
+  name: bare
+  namespace: {{ns}}
+spec:
+  type: com.example.bare
+---
+apiVersion: eventing.knative.dev/v1beta2
+kind: EventType
+metadata:
+  name: elsewhere
+  namespace: {{ns}}
+spec:
+  type: com.example.elsewhere
+  reference:
+    apiVersion: eventing.knative.dev/v1
+    kind: Broker
+    name: b
+    namespace: some-other-namespace
+---
+apiVersion: eventing.knative.dev/v1beta2
+kind: EventType
+metadata:
+  name: deprecated-broker-field
+  namespace: {{ns}}
+spec:
+  type: com.example.old
+  broker: b
+---
+apiVersion: eventing.knative.dev/v1beta2
+kind: EventType
+metadata:
+  name: no-type
+  namespace: {{ns}}
+spec:
+  description: Malformed, left out.
+`,
+		want: func(ns string) *mesh.Mesh {
+			return &mesh.Mesh{
+				EventTypes: []mesh.EventType{
+					{Meta: meta(ns, "bare"), Type: "com.example.bare"},
+					{Meta: meta(ns, "deprecated-broker-field"), Type: "com.example.old", Reference: ref(eventing, "Broker", ns, "b")},
+					{Meta: meta(ns, "elsewhere"), Type: "com.example.elsewhere", Reference: ref(eventing, "Broker", ns, "b")},
+					{Meta: mesh.Meta{Namespace: ns, Name: "full", Labels: map[string]string{"app": "shop"}},
+						Type: "com.example.full", Description: "Everything set.", SchemaURL: "https://example.com/schema.json",
+						SchemaData: `{"type":"object"}`, Reference: ref(eventing, "Broker", ns, "b")},
+				},
+				Brokers: []mesh.Broker{{Meta: meta(ns, "b"), ProvidedEventTypes: []string{ns + "/deprecated-broker-field", ns + "/elsewhere", ns + "/full"}}},
+			}
+		},
+	},
+	{
+		name: "trigger filters",
+		objects: broker +
+			eventType("created", "com.example.a.created", "b") +
+			eventType("deleted", "com.example.a.deleted", "b") +
+			eventType("other", "org.other.event", "b") +
+			`
+---
+apiVersion: eventing.knative.dev/v1beta2
+kind: EventType
+metadata:
+  name: sourced
+  namespace: {{ns}}
+spec:
+  type: com.example.a.created
+  source: https://shop.example.com
+  reference:
+    apiVersion: eventing.knative.dev/v1
+    kind: Broker
+    name: b
+` +
+			ksvc("all", "id-all") + trigger("no-filter", "b", "", "all") +
+			ksvc("empty", "id-empty") + trigger("empty-type", "b", "\n  filter:\n    attributes:\n      type: \"\"", "empty") +
+			ksvc("attr", "id-attr") + trigger("attribute-type", "b", "\n  filter:\n    attributes:\n      type: com.example.a.created", "attr") +
+			ksvc("attr-src", "id-attr-src") + trigger("attribute-type-and-source", "b", "\n  filter:\n    attributes:\n      type: com.example.a.created\n      source: https://shop.example.com", "attr-src") +
+			ksvc("exact", "id-exact") + trigger("exact", "b", "\n  filters:\n  - exact: {type: com.example.a.deleted}", "exact") +
+			ksvc("prefix", "id-prefix") + trigger("prefix", "b", "\n  filters:\n  - prefix: {type: com.example.}", "prefix") +
+			ksvc("suffix", "id-suffix") + trigger("suffix", "b", "\n  filters:\n  - suffix: {type: .deleted}", "suffix") +
+			ksvc("allof", "id-all-of") + trigger("all-of", "b", "\n  filters:\n  - all:\n    - prefix: {type: com.example.}\n    - suffix: {type: created}", "allof") +
+			ksvc("anyof", "id-any-of") + trigger("any-of", "b", "\n  filters:\n  - any:\n    - exact: {type: org.other.event}\n    - suffix: {type: .deleted}", "anyof") +
+			ksvc("not", "id-not") + trigger("not", "b", "\n  filters:\n  - not:\n      exact: {type: com.example.a.created}", "not") +
+			ksvc("cesql", "id-cesql") + trigger("cesql", "b", "\n  filters:\n  - cesql: \"type LIKE '%.created' OR type = 'org.other.event'\"", "cesql") +
+			ksvc("cesql-unknown", "id-cesql-unknown") + trigger("cesql-unknown-attribute", "b", "\n  filters:\n  - cesql: \"subject = 'orders'\"", "cesql-unknown") +
+			ksvc("cesql-source", "id-cesql-source") + trigger("cesql-pinned-source", "b", "\n  filters:\n  - cesql: \"source = 'https://shop.example.com'\"", "cesql-source") +
+			ksvc("cesql-bad", "id-cesql-bad") + trigger("cesql-invalid", "b", "\n  filters:\n  - cesql: \"type = = 'x'\"", "cesql-bad") +
+			ksvc("override", "id-override") + trigger("filters-override-filter", "b", "\n  filter:\n    attributes:\n      type: org.other.event\n  filters:\n  - exact: {type: com.example.a.deleted}", "override") +
+			ksvc("twice", "id-twice") + trigger("twice-1", "b", "\n  filters:\n  - exact: {type: org.other.event}", "twice") + trigger("twice-2", "b", "", "twice") +
+			ksvc("lost", "id-lost") + trigger("missing-broker", "no-such-broker", "", "lost"),
+		want: func(ns string) *mesh.Mesh {
+			br := ref(eventing, "Broker", ns, "b")
+			et := func(name, typ string, consumers ...string) mesh.EventType {
+				return mesh.EventType{Meta: meta(ns, name), Type: typ, Reference: br, ConsumedBy: consumers}
+			}
+			return &mesh.Mesh{
+				EventTypes: []mesh.EventType{
+					et("created", "com.example.a.created", "id-all", "id-empty", "id-attr", "id-attr-src", "id-prefix", "id-all-of", "id-cesql", "id-cesql-unknown", "id-cesql-source", "id-twice"),
+					et("deleted", "com.example.a.deleted", "id-all", "id-empty", "id-exact", "id-prefix", "id-suffix", "id-any-of", "id-not", "id-cesql-unknown", "id-cesql-source", "id-override", "id-twice"),
+					et("other", "org.other.event", "id-all", "id-empty", "id-any-of", "id-not", "id-cesql", "id-cesql-unknown", "id-cesql-source", "id-twice"),
+					et("sourced", "com.example.a.created", "id-all", "id-empty", "id-attr", "id-attr-src", "id-prefix", "id-all-of", "id-cesql", "id-cesql-unknown", "id-cesql-source", "id-twice"),
+				},
+				Brokers: []mesh.Broker{{Meta: meta(ns, "b"), ProvidedEventTypes: []string{ns + "/created", ns + "/deleted", ns + "/other", ns + "/sourced"}}},
+			}
+		},
+	},
+	{
+		name: "subscribers",
+		objects: broker + eventType("e", "com.example.e", "b") +
+			ksvc("labelled", "id-labelled") + trigger("labelled", "b", "", "labelled") +
+			ksvc("unlabelled", "") + trigger("unlabelled", "b", "", "unlabelled") +
+			trigger("missing", "b", "", "no-such-service") + `
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: uri
+  namespace: {{ns}}
+spec:
+  broker: b
+  subscriber:
+    uri: https://hooks.example.com/x
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: plain
+  namespace: {{ns}}
+  labels:
+    backstage.io/kubernetes-id: id-core-service
+spec:
+  ports:
+  - port: 80
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: core-service
+  namespace: {{ns}}
+spec:
+  broker: b
+  subscriber:
+    ref:
+      apiVersion: v1
+      kind: Service
+      name: plain
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: w
+  namespace: {{ns}}
+  labels:
+    backstage.io/kubernetes-id: id-forbidden
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: forbidden-kind
+  namespace: {{ns}}
+spec:
+  broker: b
+  subscriber:
+    ref:
+      apiVersion: example.com/v1
+      kind: Widget
+      name: w
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: unknown-kind
+  namespace: {{ns}}
+spec:
+  broker: b
+  subscriber:
+    ref:
+      apiVersion: nowhere.example.com/v1
+      kind: Thing
+      name: t
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: other-namespace
+  namespace: {{ns}}
+spec:
+  broker: b
+  subscriber:
+    ref:
+      apiVersion: v1
+      kind: Service
+      name: billing
+      namespace: finance
+`,
+		want: func(ns string) *mesh.Mesh {
+			return &mesh.Mesh{
+				EventTypes: []mesh.EventType{{Meta: meta(ns, "e"), Type: "com.example.e", Reference: ref(eventing, "Broker", ns, "b"),
+					ConsumedBy: []string{"billing", "id-core-service", "id-labelled"}}},
+				Brokers: []mesh.Broker{{Meta: meta(ns, "b"), ProvidedEventTypes: []string{ns + "/e"}}},
+			}
+		},
+	},
+	{
+		name: "channels and subscriptions",
+		objects: `
+apiVersion: messaging.knative.dev/v1
+kind: InMemoryChannel
+metadata:
+  name: imc
+  namespace: {{ns}}
+  labels: {kind: in-memory}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Channel
+metadata:
+  name: generic
+  namespace: {{ns}}
+---
+apiVersion: example.com/v1
+kind: TubeChannel
+metadata:
+  name: tube
+  namespace: {{ns}}
+---
+apiVersion: eventing.knative.dev/v1beta2
+kind: EventType
+metadata:
+  name: on-imc
+  namespace: {{ns}}
+spec:
+  type: com.example.imc
+  reference:
+    apiVersion: messaging.knative.dev/v1
+    kind: InMemoryChannel
+    name: imc
+---
+apiVersion: eventing.knative.dev/v1beta2
+kind: EventType
+metadata:
+  name: on-generic
+  namespace: {{ns}}
+spec:
+  type: com.example.generic
+  reference:
+    apiVersion: messaging.knative.dev/v1
+    kind: Channel
+    name: generic
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata:
+  name: to-imc
+  namespace: {{ns}}
+spec:
+  channel:
+    apiVersion: messaging.knative.dev/v1
+    kind: InMemoryChannel
+    name: imc
+  subscriber:
+    ref:
+      apiVersion: serving.knative.dev/v1
+      kind: Service
+      name: archiver
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata:
+  name: unlabelled-to-generic
+  namespace: {{ns}}
+spec:
+  channel:
+    apiVersion: messaging.knative.dev/v1
+    kind: Channel
+    name: generic
+  subscriber:
+    ref:
+      apiVersion: serving.knative.dev/v1
+      kind: Service
+      name: nobody
+` + ksvc("archiver", "id-archiver") + ksvc("nobody", ""),
+		want: func(ns string) *mesh.Mesh {
+			return &mesh.Mesh{
+				EventTypes: []mesh.EventType{
+					{Meta: meta(ns, "on-generic"), Type: "com.example.generic", Reference: ref(messaging, "Channel", ns, "generic")},
+					{Meta: meta(ns, "on-imc"), Type: "com.example.imc", Reference: ref(messaging, "InMemoryChannel", ns, "imc"), ConsumedBy: []string{"id-archiver"}},
+				},
+				Subscribables: []mesh.Subscribable{
+					{Meta: meta(ns, "generic"), Group: messaging, Kind: "Channel", ProvidedEventTypes: []string{ns + "/on-generic"}},
+					{Meta: mesh.Meta{Namespace: ns, Name: "imc", Labels: map[string]string{"kind": "in-memory"}}, Group: messaging, Kind: "InMemoryChannel", ProvidedEventTypes: []string{ns + "/on-imc"}},
+					{Meta: meta(ns, "tube"), Group: "example.com", Kind: "TubeChannel"},
+				},
+			}
+		},
+	},
+	{
+		name: "sources",
+		objects: broker + eventType("ping", "dev.knative.sources.ping", "b") + eventType("gadget", "com.example.gadget.made", "b") + `
+---
+apiVersion: sources.knative.dev/v1
+kind: PingSource
+metadata:
+  name: to-broker
+  namespace: {{ns}}
+spec:
+  schedule: "* * * * *"
+  sink:
+    ref:
+      apiVersion: eventing.knative.dev/v1
+      kind: Broker
+      name: b
+---
+apiVersion: sources.knative.dev/v1
+kind: PingSource
+metadata:
+  name: to-uri
+  namespace: {{ns}}
+spec:
+  schedule: "* * * * *"
+  sink:
+    uri: https://hooks.example.com/ping
+---
+apiVersion: sources.knative.dev/v1
+kind: ApiServerSource
+metadata:
+  name: watcher
+  namespace: {{ns}}
+spec:
+  mode: Reference
+  resources:
+  - apiVersion: v1
+    kind: Event
+  sink:
+    ref:
+      apiVersion: serving.knative.dev/v1
+      kind: Service
+      name: billing
+      namespace: finance
+---
+apiVersion: example.com/v1
+kind: WidgetSource
+metadata:
+  name: widget
+  namespace: {{ns}}
+spec:
+  sink:
+    ref:
+      apiVersion: eventing.knative.dev/v1
+      kind: Broker
+      name: b
+---
+apiVersion: example.com/v1
+kind: GadgetSource
+metadata:
+  name: gadget
+  namespace: {{ns}}
+spec:
+  sink:
+    ref: "not an object"
+`,
+		want: func(ns string) *mesh.Mesh {
+			br := ref(eventing, "Broker", ns, "b")
+			pingTypes := []string{"dev.knative.sources.ping"}
+			return &mesh.Mesh{
+				EventTypes: []mesh.EventType{
+					{Meta: meta(ns, "gadget"), Type: "com.example.gadget.made", Reference: br},
+					{Meta: meta(ns, "ping"), Type: "dev.knative.sources.ping", Reference: br},
+				},
+				Brokers: []mesh.Broker{{Meta: meta(ns, "b"), ProvidedEventTypes: []string{ns + "/gadget", ns + "/ping"}}},
+				Sources: []mesh.Source{
+					{Meta: meta(ns, "gadget"), Group: "example.com", Kind: "GadgetSource",
+						ProvidedEventTypeTypes: []string{"com.example.gadget.broken", "com.example.gadget.made"}, ProvidedEventTypes: []string{ns + "/gadget"}},
+					{Meta: meta(ns, "to-broker"), Group: sources, Kind: "PingSource", ProvidedEventTypeTypes: pingTypes, ProvidedEventTypes: []string{ns + "/ping"}, Sink: br},
+					{Meta: meta(ns, "to-uri"), Group: sources, Kind: "PingSource", ProvidedEventTypeTypes: pingTypes, ProvidedEventTypes: []string{ns + "/ping"}},
+					{Meta: meta(ns, "watcher"), Group: sources, Kind: "ApiServerSource",
+						ProvidedEventTypeTypes: []string{
+							"dev.knative.apiserver.ref.add", "dev.knative.apiserver.ref.delete", "dev.knative.apiserver.ref.update",
+							"dev.knative.apiserver.resource.add", "dev.knative.apiserver.resource.delete", "dev.knative.apiserver.resource.update",
+						},
+						Sink: ref("serving.knative.dev", "Service", "finance", "billing")},
+					{Meta: meta(ns, "widget"), Group: "example.com", Kind: "WidgetSource", Sink: br},
+				},
+			}
+		},
+	},
+}
