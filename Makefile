@@ -65,6 +65,22 @@ fuzz:
 e2e: $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd
 	cd tests && go vet ./... && go test -count=1 -timeout 30m ./...
 
+# The mesh build at 100, 1000 and 10000 triggers against a local API server
+# (tests/bench): a table on stdout, progress on stderr. BENCHFLAGS passes
+# flags, e.g. BENCHFLAGS='-n 100,1000 -runs 3' for a quick run, or
+# BENCHFLAGS='-cpuprofile cpu.out' for a CPU profile of in-process builds.
+# The cluster package also needs kube-controller-manager, which no other
+# rule builds yet.
+BENCHFLAGS ?=
+.PHONY: bench
+bench: $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd
+	@if [ ! -x $(KUBE_BIN)/kube-controller-manager ]; then \
+	  echo "building kube-controller-manager $(KUBE_VERSION) into $(KUBE_BIN) (once; about 8 minutes)"; \
+	  (cd tests && go build -o $(KUBE_BIN)/kube-controller-manager.tmp k8s.io/kubernetes/cmd/kube-controller-manager) && \
+	  mv $(KUBE_BIN)/kube-controller-manager.tmp $(KUBE_BIN)/kube-controller-manager; \
+	fi
+	cd tests && go run ./bench $(BENCHFLAGS)
+
 .PHONY: run
 run: $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd
 	cd tests && go run ./cmd/run
@@ -78,6 +94,12 @@ $(KUBE_BIN)/kube-apiserver:
 	@echo "building kube-apiserver $(KUBE_VERSION) into $(@D) (once; about 8 minutes)"
 	@mkdir -p $(@D)
 	cd tests && go build -o $@.tmp k8s.io/kubernetes/cmd/kube-apiserver
+	mv $@.tmp $@
+
+$(KUBE_BIN)/kube-controller-manager:
+	@echo "building kube-controller-manager $(KUBE_VERSION) into $(@D) (once; about 5 minutes)"
+	@mkdir -p $(@D)
+	cd tests && go build -o $@.tmp k8s.io/kubernetes/cmd/kube-controller-manager
 	mv $@.tmp $@
 
 $(KUBE_BIN)/etcd:

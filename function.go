@@ -10,6 +10,7 @@ package function
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/klauspost/compress/gzhttp"
 	"k8s.io/klog/v2"
 
+	"github.com/knative-eventmesh/function/announce"
 	"github.com/knative-eventmesh/function/coalesce"
 	"github.com/knative-eventmesh/function/kubeclient"
 	"github.com/knative-eventmesh/function/respond"
@@ -40,6 +42,11 @@ type Function struct {
 
 	builds  coalesce.Group[*built]
 	handler http.Handler
+
+	// Push, when K_SINK is set.
+	push     *announce.Announcer
+	stopPush context.CancelFunc
+	pushDone chan struct{}
 }
 
 // Option configures a Function.
@@ -85,7 +92,7 @@ func (f *Function) start(env map[string]string) error {
 	// client-go logs through klog, a process-wide logger: send its lines
 	// into the same structured log.
 	klog.SetSlogLogger(f.log.With("logger", "client-go"))
-	base, err := kubeclient.Load(env)
+	base, namespace, err := kubeclient.Load(env)
 	if err != nil {
 		return err
 	}
@@ -93,14 +100,27 @@ func (f *Function) start(env map[string]string) error {
 	if err != nil {
 		return err
 	}
+	if err := f.startPush(namespace, env); err != nil {
+		return fmt.Errorf("starting push: %w", err)
+	}
 	f.log.Info("function started", "apiServer", base.Host, "timeout", s.Timeout.String(), "pageSize", s.PageSize)
 	return nil
 }
 
-// Stop is called when the function shuts down.
+// Stop is called when the function shuts down. It stops push, waiting
+// for an announcement under way as long as ctx allows.
 func (f *Function) Stop(ctx context.Context) error {
 	f.log.Info("function stopping")
-	return nil
+	if f.stopPush == nil {
+		return nil
+	}
+	f.stopPush()
+	select {
+	case <-f.pushDone:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stopping push: %w", ctx.Err())
+	}
 }
 
 // Ready reports whether Start has completed successfully.
@@ -138,6 +158,8 @@ func (f *Function) route(w http.ResponseWriter, r *http.Request) {
 	}
 	path := r.URL.Path
 	switch {
+	case path == "/" && r.Method == http.MethodPost:
+		f.serveEvent(w, r)
 	case path == meshPath:
 		f.serveMesh(w, r, nil)
 	case strings.HasPrefix(path, "/namespaces/") && strings.HasSuffix(path, meshPath):
@@ -148,6 +170,6 @@ func (f *Function) route(w http.ResponseWriter, r *http.Request) {
 		}
 		f.serveMesh(w, r, nss)
 	default:
-		respond.Error(w, http.StatusNotFound, "no such path: the event mesh is at GET "+meshPath+" (or GET /namespaces/{namespace}"+meshPath+")")
+		respond.Error(w, http.StatusNotFound, "no such path: the event mesh is at GET "+meshPath+" (or GET /namespaces/{namespace}"+meshPath+"); CloudEvents go to POST /")
 	}
 }

@@ -54,14 +54,24 @@ func TestParseNamespaces(t *testing.T) {
 }
 
 func TestReadSettings(t *testing.T) {
+	push := PushSettings{Debounce: DefaultDebounce, ClaimTTL: DefaultClaimTTL, StateConfigMap: DefaultStateCM}
 	tests := []struct {
 		env     map[string]string
 		want    Settings
 		wantErr bool
 	}{
-		{env: nil, want: Settings{Timeout: DefaultTimeout, PageSize: DefaultPageSize, LogLevel: slog.LevelInfo}},
+		{env: nil, want: Settings{Timeout: DefaultTimeout, PageSize: DefaultPageSize, LogLevel: slog.LevelInfo, Push: push}},
 		{env: map[string]string{"MESH_TIMEOUT": "5s", "MESH_PAGE_SIZE": "500", "LOG_LEVEL": "debug"},
-			want: Settings{Timeout: 5 * time.Second, PageSize: 500, LogLevel: slog.LevelDebug}},
+			want: Settings{Timeout: 5 * time.Second, PageSize: 500, LogLevel: slog.LevelDebug, Push: push}},
+		{env: map[string]string{"K_SINK": "http://broker.example.com/ns/default", "CLUSTER_NAME": "prod", "PUSH_DEBOUNCE": "500ms",
+			"PUSH_CLAIM_TTL": "10s", "PUSH_STATE_NAMESPACE": "ops", "PUSH_STATE_CONFIGMAP": "state", "MESH_URL": "https://mesh.example.com/"},
+			want: Settings{Timeout: DefaultTimeout, PageSize: DefaultPageSize, LogLevel: slog.LevelInfo, Push: PushSettings{
+				Sink: "http://broker.example.com/ns/default", ClusterName: "prod", Debounce: 500 * time.Millisecond, ClaimTTL: 10 * time.Second,
+				StateNamespace: "ops", StateConfigMap: "state", MeshURL: "https://mesh.example.com"}}},
+		{env: map[string]string{"K_SINK": "not a url"}, wantErr: true},
+		{env: map[string]string{"K_SINK": "ftp://x"}, wantErr: true},
+		{env: map[string]string{"PUSH_DEBOUNCE": "0s"}, wantErr: true},
+		{env: map[string]string{"PUSH_CLAIM_TTL": "1ms"}, wantErr: true},
 		{env: map[string]string{"MESH_TIMEOUT": "30s"}, wantErr: true},
 		{env: map[string]string{"MESH_TIMEOUT": "-1s"}, wantErr: true},
 		{env: map[string]string{"MESH_TIMEOUT": "soon"}, wantErr: true},

@@ -1,9 +1,12 @@
 package function
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -18,12 +21,41 @@ type Settings struct {
 	PageSize int64
 	// LogLevel is debug, info, warn or error (LOG_LEVEL).
 	LogLevel slog.Level
+	// Push configures mesh-changed announcements.
+	Push PushSettings
+}
+
+// PushSettings configure push. Push is on when Sink is set.
+type PushSettings struct {
+	// Sink is where announcements go (K_SINK, set by a SinkBinding or by
+	// Knative).
+	Sink string
+	// ClusterName becomes the subject of announcements (CLUSTER_NAME).
+	ClusterName string
+	// Debounce is the quiet time before a rebuild (PUSH_DEBOUNCE).
+	Debounce time.Duration
+	// ClaimTTL is how long a claim to announce holds (PUSH_CLAIM_TTL).
+	ClaimTTL time.Duration
+	// StateNamespace and StateConfigMap name the state ConfigMap
+	// (PUSH_STATE_NAMESPACE, default the function's own namespace;
+	// PUSH_STATE_CONFIGMAP).
+	StateNamespace, StateConfigMap string
+	// Source is the CloudEvent source of announcements (PUSH_SOURCE;
+	// default the Knative Service's URI reference).
+	Source string
+	// MeshURL is the base URL callers reach the function at (MESH_URL),
+	// for the dataref of announcements; default the ksvc's cluster-local
+	// address.
+	MeshURL string
 }
 
 // Defaults of Settings.
 const (
 	DefaultTimeout  = 20 * time.Second
 	DefaultPageSize = 2000
+	DefaultDebounce = 2 * time.Second
+	DefaultClaimTTL = 30 * time.Second
+	DefaultStateCM  = "eventmesh-state"
 )
 
 // readSettings reads Settings from env, which func-go fills with the
@@ -49,5 +81,46 @@ func readSettings(env map[string]string) (Settings, error) {
 			return s, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", v)
 		}
 	}
-	return s, nil
+	var err error
+	s.Push, err = readPushSettings(env)
+	return s, err
+}
+
+// readPushSettings reads PushSettings; the namespace and URL defaults that
+// depend on where the function runs are filled in at Start.
+func readPushSettings(env map[string]string) (PushSettings, error) {
+	p := PushSettings{
+		Sink:           env["K_SINK"],
+		ClusterName:    env["CLUSTER_NAME"],
+		Debounce:       DefaultDebounce,
+		ClaimTTL:       DefaultClaimTTL,
+		StateNamespace: env["PUSH_STATE_NAMESPACE"],
+		StateConfigMap: cmp.Or(env["PUSH_STATE_CONFIGMAP"], DefaultStateCM),
+		Source:         env["PUSH_SOURCE"],
+		MeshURL:        strings.TrimSuffix(env["MESH_URL"], "/"),
+	}
+	if p.Sink != "" {
+		if u, err := url.Parse(p.Sink); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return p, fmt.Errorf("K_SINK=%q: want an http(s) URL", p.Sink)
+		}
+	}
+	for _, d := range []struct {
+		name     string
+		to       *time.Duration
+		min, max time.Duration
+	}{
+		{"PUSH_DEBOUNCE", &p.Debounce, time.Millisecond, 10 * time.Minute},
+		{"PUSH_CLAIM_TTL", &p.ClaimTTL, time.Second, time.Hour},
+	} {
+		v := env[d.name]
+		if v == "" {
+			continue
+		}
+		t, err := time.ParseDuration(v)
+		if err != nil || t < d.min || t > d.max {
+			return p, fmt.Errorf("%s=%q: want a duration from %s to %s", d.name, v, d.min, d.max)
+		}
+		*d.to = t
+	}
+	return p, nil
 }

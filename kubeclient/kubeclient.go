@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/dynamic"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -32,6 +35,9 @@ type Clients struct {
 	Eventing rest.Interface
 	// Messaging reads messaging.knative.dev/v1 (Subscriptions).
 	Messaging rest.Interface
+	// Core reads and writes core objects: push keeps its state in a
+	// ConfigMap.
+	Core corev1client.CoreV1Interface
 }
 
 // Factory makes Clients from one base configuration.
@@ -112,7 +118,11 @@ func (f *Factory) clients(cfg *rest.Config) (*Clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Clients{Metadata: md, Dynamic: dyn, Eventing: ev, Messaging: msg}, nil
+	core, err := corev1client.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("building core client: %w", err)
+	}
+	return &Clients{Metadata: md, Dynamic: dyn, Eventing: ev, Messaging: msg, Core: core}, nil
 }
 
 func (f *Factory) restFor(cfg *rest.Config, hc *http.Client, gv schema.GroupVersion) (rest.Interface, error) {
@@ -127,24 +137,36 @@ func (f *Factory) restFor(cfg *rest.Config, hc *http.Client, gv schema.GroupVers
 	return rc, nil
 }
 
-// Load returns the function's own configuration: in-cluster when running
-// in a Pod, else the kubeconfig named by KUBECONFIG in env (or the default
-// ~/.kube/config).
-func Load(env map[string]string) (*rest.Config, error) {
+// inClusterNamespace is where a Pod finds its namespace.
+const inClusterNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// Load returns the function's own configuration and namespace: in-cluster
+// when running in a Pod, else the kubeconfig named by KUBECONFIG in env (or
+// the default ~/.kube/config) and its context's namespace.
+func Load(env map[string]string) (*rest.Config, string, error) {
 	if env["KUBERNETES_SERVICE_HOST"] != "" && env["KUBECONFIG"] == "" {
 		cfg, err := rest.InClusterConfig()
 		if err != nil {
-			return nil, fmt.Errorf("loading in-cluster configuration: %w", err)
+			return nil, "", fmt.Errorf("loading in-cluster configuration: %w", err)
 		}
-		return cfg, nil
+		ns, err := os.ReadFile(inClusterNamespace)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading the Pod's namespace: %w", err)
+		}
+		return cfg, strings.TrimSpace(string(ns)), nil
 	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if p := env["KUBECONFIG"]; p != "" {
 		rules.Precedence = filepath.SplitList(p)
 	}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil)
+	cfg, err := loader.ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("loading kubeconfig (set KUBECONFIG, or run in a cluster): %w", err)
+		return nil, "", fmt.Errorf("loading kubeconfig (set KUBECONFIG, or run in a cluster): %w", err)
 	}
-	return cfg, nil
+	ns, _, err := loader.Namespace()
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the kubeconfig's namespace: %w", err)
+	}
+	return cfg, ns, nil
 }

@@ -165,7 +165,7 @@ func TestNewFactoryRefusesInsecureTLS(t *testing.T) {
 }
 
 func TestLoad(t *testing.T) {
-	if _, err := Load(map[string]string{"KUBECONFIG": filepath.Join(t.TempDir(), "missing")}); err == nil {
+	if _, _, err := Load(map[string]string{"KUBECONFIG": filepath.Join(t.TempDir(), "missing")}); err == nil {
 		t.Error("Load of a missing kubeconfig succeeded")
 	}
 }

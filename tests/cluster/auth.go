@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"fmt"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -87,4 +89,24 @@ func kubeconfig(cfg *rest.Config) *clientcmdapi.Config {
 	kc.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
 	kc.CurrentContext = name
 	return kc
+}
+
+// WaitForAccess waits until user may do each of attrs, as RBAC aggregation
+// (done by the controller manager) can take a moment after ClusterRoles
+// are applied.
+func (c *Cluster) WaitForAccess(ctx context.Context, user string, attrs ...authorizationv1.ResourceAttributes) error {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		for _, a := range attrs {
+			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &a}}
+			r, err := c.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
+			if err != nil || !r.Status.Allowed {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting until %s may %v: %w", user, attrs, err)
+	}
+	return nil
 }

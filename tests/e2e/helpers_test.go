@@ -13,8 +13,6 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/knative-eventmesh/function/mesh"
 	"github.com/knative-eventmesh/function/tests/cluster"
@@ -112,23 +110,11 @@ func checkMesh(t *testing.T, got, want *mesh.Mesh) {
 // waitForReader waits until the controller manager has aggregated the
 // reader's ClusterRole, from both of its labels.
 func waitForReader(ctx context.Context, c *cluster.Cluster) error {
-	client, err := kubernetes.NewForConfig(c.Config())
-	if err != nil {
-		return err
-	}
-	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		for _, gr := range [][2]string{{"sources.knative.dev", "pingsources"}, {"example.com", "widgetsources"}, {"example.com", "tubechannels"}} {
-			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-				User:               "system:serviceaccount:knative-eventing:eventmesh-reader",
-				ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "list", Group: gr[0], Resource: gr[1]},
-			}}
-			r, err := client.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
-			if err != nil || !r.Status.Allowed {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
+	return c.WaitForAccess(ctx, "system:serviceaccount:knative-eventing:eventmesh-reader",
+		authorizationv1.ResourceAttributes{Verb: "list", Group: "sources.knative.dev", Resource: "pingsources"},
+		authorizationv1.ResourceAttributes{Verb: "list", Group: "example.com", Resource: "widgetsources"},
+		authorizationv1.ResourceAttributes{Verb: "list", Group: "example.com", Resource: "tubechannels"},
+	)
 }
 
 // extraCRDs are kinds of sources and channels that Knative does not ship,

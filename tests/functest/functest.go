@@ -46,6 +46,9 @@ func Start(tb testing.TB, env map[string]string) *Function {
 	srv.Config.MaxHeaderBytes = svc.MaxHeaderBytes
 	srv.Start()
 	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("function logs:\n%s", logs)
+		}
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -1,0 +1,143 @@
+package announce
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/knative-eventmesh/function/mesh"
+)
+
+func testMesh() *mesh.Mesh {
+	m := &mesh.Mesh{
+		EventTypes: []mesh.EventType{{Meta: mesh.Meta{Namespace: "a", Name: "e1"}, Type: "t1"}, {Meta: mesh.Meta{Namespace: "a", Name: "e2"}, Type: "t2"}},
+		Brokers:    []mesh.Broker{{Meta: mesh.Meta{Namespace: "a", Name: "b"}}},
+		Subscribables: []mesh.Subscribable{
+			{Meta: mesh.Meta{Namespace: "a", Name: "c"}, Group: "messaging.knative.dev", Kind: "InMemoryChannel"},
+			{Meta: mesh.Meta{Namespace: "a", Name: "c"}, Group: "messaging.knative.dev", Kind: "Channel"},
+		},
+		Sources: []mesh.Source{{Meta: mesh.Meta{Namespace: "a", Name: "p"}, Group: "sources.knative.dev", Kind: "PingSource"}},
+	}
+	m.Normalize()
+	return m
+}
+
+func TestDiff(t *testing.T) {
+	before := testMesh()
+	after := testMesh()
+	after.EventTypes[0].ConsumedBy = []string{"new-consumer"} // a/e1 updated
+	after.EventTypes = after.EventTypes[:1]                    // a/e2 removed
+	after.Brokers = append(after.Brokers, mesh.Broker{Meta: mesh.Meta{Namespace: "a", Name: "b2"}})
+	after.Normalize()
+
+	oldIdx, err := IndexOf(before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newIdx, err := IndexOf(after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(oldIdx) != 6 {
+		t.Errorf("index of %d entities, want 6 (two channels of one name, different kinds)", len(oldIdx))
+	}
+	d := Diff(oldIdx, newIdx)
+	got, _ := json.Marshal(d)
+	want := `{"added":[{"kind":"Broker","namespace":"a","name":"b2"}],"removed":[{"kind":"EventType","namespace":"a","name":"e2"}],"updated":[{"kind":"EventType","namespace":"a","name":"e1"}]}`
+	if string(got) != want {
+		t.Errorf("Diff =\n %s\nwant\n %s", got, want)
+	}
+	if !Diff(newIdx, newIdx).Empty() {
+		t.Error("Diff of an index with itself is not empty")
+	}
+	first := Diff(nil, oldIdx)
+	if len(first.Added) != 6 || len(first.Removed) != 0 {
+		t.Errorf("first announcement delta %+v, want everything added", first)
+	}
+}
+
+func TestIndexRoundTrip(t *testing.T) {
+	idx, err := IndexOf(testMesh())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := encodeIndex(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := decodeIndex(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Diff(idx, back).Empty() || len(back) != len(idx) {
+		t.Errorf("index changed in the round trip: %v vs %v", idx, back)
+	}
+	if _, err := decodeIndex([]byte("not gzip")); err == nil {
+		t.Error("decodeIndex accepted garbage")
+	}
+}
+
+func TestEventID(t *testing.T) {
+	st := &State{Digest: "sha256:a", Sequence: 3}
+	id := eventID(st, "sha256:b")
+	if id != eventID(&State{Digest: "sha256:a", Sequence: 3}, "sha256:b") {
+		t.Error("the same change got different ids")
+	}
+	for _, other := range []string{eventID(st, "sha256:c"), eventID(&State{Digest: "sha256:a", Sequence: 4}, "sha256:b")} {
+		if other == id {
+			t.Error("different changes got the same id")
+		}
+	}
+}
+
+func TestIntake(t *testing.T) {
+	a, err := New(Config{}, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := cloudevents.NewEvent()
+	ev.SetID("1")
+	ev.SetType("dev.knative.apiserver.ref.add")
+	ev.SetSource("https://10.0.0.1:443")
+	structured, _ := json.Marshal(ev)
+
+	tests := []struct {
+		name    string
+		headers map[string]string
+		body    string
+		status  int
+	}{
+		{"binary", map[string]string{"Ce-Id": "1", "Ce-Type": "t", "Ce-Source": "/s", "Ce-Specversion": "1.0", "Content-Type": "application/json"}, `{"kind":"Broker"}`, 202},
+		{"structured", map[string]string{"Content-Type": "application/cloudevents+json"}, string(structured), 202},
+		{"not a CloudEvent", map[string]string{"Content-Type": "application/json"}, `{"hello":1}`, 400},
+		{"missing id", map[string]string{"Ce-Type": "t", "Ce-Source": "/s", "Ce-Specversion": "1.0"}, ``, 400},
+		{"broken structured", map[string]string{"Content-Type": "application/cloudevents+json"}, `{"specversion":`, 400},
+		{"too large", map[string]string{"Ce-Id": "1", "Ce-Type": "t", "Ce-Source": "/s", "Ce-Specversion": "1.0", "Content-Type": "text/plain"}, strings.Repeat("x", MaxEventBytes+1), 413},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewBufferString(tt.body))
+		for k, v := range tt.headers {
+			r.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		a.ServeHTTP(w, r)
+		if w.Code != tt.status {
+			t.Errorf("%s: status %d, want %d: %s", tt.name, w.Code, tt.status, w.Body)
+		}
+		if w.Code == 202 && w.Body.Len() != 0 {
+			t.Errorf("%s: a 202 with a body: %s", tt.name, w.Body)
+		}
+	}
+	select {
+	case <-a.notify:
+	default:
+		t.Error("no notification after accepted events")
+	}
+}

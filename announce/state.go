@@ -1,0 +1,157 @@
+package announce
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+)
+
+// State is what the function remembers of its announcements. It lives in
+// one ConfigMap, so that it survives scale to zero and is shared by every
+// instance.
+type State struct {
+	// Digest is the digest of the last announced mesh; "" before the first
+	// announcement.
+	Digest string
+	// Sequence counts the announcements made.
+	Sequence int64
+	// Index is the index of the last announced mesh.
+	Index Index
+	// Claim, when set, says that an instance is announcing.
+	Claim *Claim
+
+	resourceVersion string
+}
+
+// Claim marks an announcement in progress, so that no other instance
+// announces the same change. It expires, so that an instance that dies
+// while announcing does not block the others for ever.
+type Claim struct {
+	Holder  string    `json:"holder"`
+	Digest  string    `json:"digest"`
+	ID      string    `json:"id"`
+	Expires time.Time `json:"expires"`
+}
+
+// Active reports whether the claim holds at now.
+func (c *Claim) Active(now time.Time) bool { return c != nil && now.Before(c.Expires) }
+
+// ErrConflict means another instance changed the state since it was read.
+var ErrConflict = errors.New("the state changed since it was read")
+
+// The keys of the state ConfigMap.
+const (
+	keyDigest   = "digest"
+	keySequence = "sequence"
+	keyClaim    = "claim"
+	keyIndex    = "index.json.gz"
+)
+
+// Store reads and writes the State in a ConfigMap.
+type Store struct {
+	ConfigMaps corev1client.ConfigMapInterface
+	Name       string
+}
+
+// Load reads the state. A ConfigMap without data is the state before the
+// first announcement.
+func (s *Store) Load(ctx context.Context) (*State, error) {
+	cm, err := s.ConfigMaps.Get(ctx, s.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("the state ConfigMap %s is missing: create it (rbac/function.yaml does): %w", s.Name, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the state ConfigMap %s: %w", s.Name, err)
+	}
+	st := &State{Digest: cm.Data[keyDigest], Index: Index{}, resourceVersion: cm.ResourceVersion}
+	if v := cm.Data[keySequence]; v != "" {
+		if st.Sequence, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return nil, fmt.Errorf("state ConfigMap %s: bad %s %q", s.Name, keySequence, v)
+		}
+	}
+	if v := cm.Data[keyClaim]; v != "" {
+		st.Claim = &Claim{}
+		if err := json.Unmarshal([]byte(v), st.Claim); err != nil {
+			return nil, fmt.Errorf("state ConfigMap %s: bad %s: %w", s.Name, keyClaim, err)
+		}
+	}
+	if b := cm.BinaryData[keyIndex]; len(b) > 0 {
+		if st.Index, err = decodeIndex(b); err != nil {
+			return nil, fmt.Errorf("state ConfigMap %s: bad %s: %w", s.Name, keyIndex, err)
+		}
+	}
+	return st, nil
+}
+
+// Save writes st over the state it was read from, and fails with
+// ErrConflict when the ConfigMap changed since.
+func (s *Store) Save(ctx context.Context, st *State) error {
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: s.Name, ResourceVersion: st.resourceVersion},
+		Data: map[string]string{
+			keyDigest:   st.Digest,
+			keySequence: strconv.FormatInt(st.Sequence, 10),
+		},
+	}
+	if st.Claim != nil {
+		b, err := json.Marshal(st.Claim)
+		if err != nil {
+			return fmt.Errorf("encoding claim: %w", err)
+		}
+		cm.Data[keyClaim] = string(b)
+	}
+	if len(st.Index) > 0 {
+		b, err := encodeIndex(st.Index)
+		if err != nil {
+			return err
+		}
+		cm.BinaryData = map[string][]byte{keyIndex: b}
+	}
+	saved, err := s.ConfigMaps.Update(ctx, cm, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("writing the state ConfigMap %s: %w", s.Name, err)
+	}
+	st.resourceVersion = saved.ResourceVersion
+	return nil
+}
+
+// encodeIndex gzips the JSON of an index: a ConfigMap holds at most 1 MiB,
+// and an index of 20 000 entities is about 1.5 MB of JSON, 0.5 MB gzipped.
+func encodeIndex(idx Index) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(idx); err != nil {
+		return nil, fmt.Errorf("encoding index: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compressing index: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func decodeIndex(b []byte) (Index, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(zr, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	idx := Index{}
+	return idx, json.Unmarshal(data, &idx)
+}

@@ -1,0 +1,106 @@
+package function
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/knative-eventmesh/function/announce"
+	"github.com/knative-eventmesh/function/fetch"
+	"github.com/knative-eventmesh/function/mesh"
+	"github.com/knative-eventmesh/function/relate"
+	"github.com/knative-eventmesh/function/respond"
+)
+
+// startPush starts announcing mesh changes when K_SINK is set. namespace
+// is the function's own; env gives K_SERVICE.
+func (f *Function) startPush(namespace string, env map[string]string) error {
+	p := f.settings.Push
+	if p.Sink == "" {
+		f.log.Info("push is off: K_SINK is not set (bind a SinkBinding to the function to announce mesh changes)")
+		return nil
+	}
+	own, err := f.clients.Own()
+	if err != nil {
+		return err
+	}
+	service := env["K_SERVICE"]
+	cfg := announce.Config{
+		Sink:     p.Sink,
+		Source:   cmp.Or(p.Source, serviceReference(namespace, service)),
+		Subject:  p.ClusterName,
+		DataRef:  cmp.Or(p.MeshURL, serviceURL(namespace, service)) + meshPath,
+		Debounce: p.Debounce,
+		MaxDelay: 10 * p.Debounce,
+		Holder:   holder(),
+		ClaimTTL: p.ClaimTTL,
+		RetryMin: min(time.Second, p.Debounce),
+		RetryMax: time.Minute,
+		// Building (at most the mesh timeout), then sending within the claim.
+		SyncTimeout: f.settings.Timeout + p.ClaimTTL,
+	}
+	store := &announce.Store{ConfigMaps: own.Core.ConfigMaps(cmp.Or(p.StateNamespace, namespace)), Name: p.StateConfigMap}
+	build := func(ctx context.Context) (*mesh.Mesh, error) {
+		ctx, cancel := context.WithTimeout(ctx, f.settings.Timeout)
+		defer cancel()
+		objs, err := fetch.All(ctx, own, fetch.Options{PageSize: f.settings.PageSize})
+		if err != nil {
+			return nil, err
+		}
+		m, _ := relate.Mesh(objs)
+		return m, nil
+	}
+	f.push, err = announce.New(cfg, build, store, f.log.With("component", "push"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.stopPush = cancel
+	f.pushDone = make(chan struct{})
+	go func() {
+		defer close(f.pushDone)
+		f.push.Run(ctx)
+	}()
+	f.log.Info("push is on", "sink", cfg.Sink, "source", cfg.Source, "state", store.Name, "debounce", cfg.Debounce.String())
+	return nil
+}
+
+// serveEvent takes a CloudEvent that says the cluster changed.
+func (f *Function) serveEvent(w http.ResponseWriter, r *http.Request) {
+	if f.push == nil {
+		respond.Error(w, http.StatusConflict, "push is off: set K_SINK (a SinkBinding does) to have the function announce mesh changes")
+		return
+	}
+	f.push.ServeHTTP(w, r)
+}
+
+// serviceReference is the URI reference of a Knative Service, the source
+// of announcements.
+func serviceReference(namespace, service string) string {
+	if service == "" {
+		return "/eventmesh"
+	}
+	return fmt.Sprintf("/apis/serving.knative.dev/v1/namespaces/%s/services/%s", namespace, service)
+}
+
+// serviceURL is the cluster-local URL of a Knative Service.
+func serviceURL(namespace, service string) string {
+	if service == "" {
+		return "http://localhost:8080"
+	}
+	return fmt.Sprintf("http://%s.%s.svc.cluster.local", service, namespace)
+}
+
+// holder names this instance in push claims: its host (the Pod's name)
+// and a random part, as a restarted Pod is another instance.
+func holder() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return cmp.Or(host, "instance") + "-" + hex.EncodeToString(b)
+}

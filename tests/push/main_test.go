@@ -1,0 +1,188 @@
+// Package push tests mesh-changed announcements end to end: Eventing's
+// real ApiServerSource adapter watches a real API server and notifies the
+// function, which announces to a real CloudEvents receiver.
+package push
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/knative-eventmesh/function/tests/cluster"
+	"github.com/knative-eventmesh/function/tests/functest"
+)
+
+var (
+	testCluster *cluster.Cluster
+	// ownKubeconfig is the function's own identity: rbac/'s eventmesh
+	// ServiceAccount, in namespace knative-eventing.
+	ownKubeconfig string
+	ownToken      string
+	admin         kubernetes.Interface
+)
+
+func TestMain(m *testing.M) {
+	cluster.Main(m, cluster.Options{}, func(c *cluster.Cluster) error {
+		testCluster = c
+		return setup(context.Background(), c)
+	})
+}
+
+func setup(ctx context.Context, c *cluster.Cluster) error {
+	var err error
+	if admin, err = kubernetes.NewForConfig(c.Config()); err != nil {
+		return err
+	}
+	if err := c.Apply(ctx, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: knative-eventing\n")); err != nil {
+		return err
+	}
+	if err := c.ApplyKustomization(ctx, filepath.Join("..", "..", "rbac")); err != nil {
+		return err
+	}
+	if err := c.WaitForAccess(ctx, "system:serviceaccount:knative-eventing:eventmesh",
+		authorizationv1.ResourceAttributes{Verb: "list", Group: "sources.knative.dev", Resource: "pingsources"}); err != nil {
+		return err
+	}
+	if ownToken, err = c.Token(ctx, "knative-eventing", "eventmesh", 2*time.Hour); err != nil {
+		return err
+	}
+	cfg := rest.AnonymousClientConfig(c.Config())
+	cfg.BearerToken = ownToken
+	dir, err := os.MkdirTemp("", "eventmesh-push-")
+	if err != nil {
+		return err
+	}
+	ownKubeconfig = filepath.Join(dir, "eventmesh.kubeconfig")
+	if err := c.WriteKubeconfig(ownKubeconfig, cfg); err != nil {
+		return err
+	}
+	// As in a Pod, the function's namespace is knative-eventing.
+	kc, err := clientcmd.LoadFromFile(ownKubeconfig)
+	if err != nil {
+		return err
+	}
+	for _, ctx := range kc.Contexts {
+		ctx.Namespace = "knative-eventing"
+	}
+	return clientcmd.WriteToFile(*kc, ownKubeconfig)
+}
+
+// startFunction starts a function with push on, announcing to sink.
+func startFunction(t *testing.T, sink string, env ...string) *functest.Function {
+	t.Helper()
+	m := map[string]string{
+		"KUBECONFIG":     ownKubeconfig,
+		"K_SINK":         sink,
+		"K_SERVICE":      "eventmesh",
+		"CLUSTER_NAME":   "test-cluster",
+		"PUSH_DEBOUNCE":  "300ms",
+		"PUSH_CLAIM_TTL": "3s",
+		"LOG_LEVEL":      "debug",
+	}
+	for i := 0; i+1 < len(env); i += 2 {
+		m[env[i]] = env[i+1]
+	}
+	return functest.Start(t, m)
+}
+
+// resetState empties the state ConfigMap, as before the first
+// announcement.
+func resetState(t *testing.T) {
+	t.Helper()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "eventmesh-state", Namespace: "knative-eventing"}}
+	if _, err := admin.CoreV1().ConfigMaps("knative-eventing").Update(context.Background(), cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stateDigest returns the digest the state ConfigMap records.
+func stateDigest(t *testing.T) string {
+	t.Helper()
+	cm, err := admin.CoreV1().ConfigMaps("knative-eventing").Get(context.Background(), "eventmesh-state", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cm.Data["digest"]
+}
+
+// waitForState waits until the state records digest: the function
+// records an announcement just after the sink accepted it.
+func waitForState(t *testing.T, digest string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for got := stateDigest(t); got != digest; got = stateDigest(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("state digest %q, want %q after delivery", got, digest)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// notify POSTs a change notification to a function, as a PingSource
+// would.
+func notify(t *testing.T, fn *functest.Function) {
+	t.Helper()
+	c, err := cloudevents.NewClientHTTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := cloudevents.NewEvent()
+	ev.SetID(randomID())
+	ev.SetType("dev.knative.sources.ping")
+	ev.SetSource("/apis/v1/namespaces/knative-eventing/pingsources/eventmesh-resync")
+	if res := c.Send(cloudevents.ContextWithTarget(context.Background(), fn.URL), ev); !cloudevents.IsACK(res) {
+		t.Fatalf("notifying the function: %v", res)
+	}
+}
+
+// apply applies YAML with {{ns}} replaced.
+func apply(t *testing.T, ns, yaml string) {
+	t.Helper()
+	if err := testCluster.Apply(context.Background(), []byte(strings.ReplaceAll(yaml, "{{ns}}", ns))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newNamespace creates a namespace for one test.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := "push-" + randomID()[:8]
+	apply(t, ns, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ns}}\n")
+	return ns
+}
+
+func broker(name string) string {
+	return fmt.Sprintf("---\napiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata:\n  name: %s\n  namespace: {{ns}}\n", name)
+}
+
+func randomID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// meshBody returns GET /v1/getEventMesh with the function's own token: the
+// mesh push announces.
+func meshBody(t *testing.T, fn *functest.Function) []byte {
+	t.Helper()
+	r := fn.Get(t, "/v1/getEventMesh", ownToken)
+	if r.Status != http.StatusOK {
+		t.Fatalf("mesh with the function's own token: %d %s", r.Status, r.Body)
+	}
+	return r.Body
+}
