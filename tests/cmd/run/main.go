@@ -3,13 +3,16 @@
 // With KUBECONFIG set it serves that cluster and starts nothing else.
 // Without it, it starts a local kube-apiserver with the Knative CRDs,
 // applies rbac/ and a demo mesh, and prints a token of the Backstage reader,
-// a curl line and the Backstage configuration. Ctrl-C stops everything.
+// a curl line and the Backstage configuration. Push is on: Eventing's
+// ApiServerSource adapter watches the local cluster, and a local sink
+// prints each announcement. Ctrl-C stops everything.
 package main
 
 import (
 	"context"
 	"errors"
 	"flag"
+	"net"
 	"fmt"
 	"os"
 	"os/signal"
@@ -74,7 +77,23 @@ func run(addr, rbacDir string) error {
 	if err := c.WriteKubeconfig(admin, nil); err != nil {
 		return err
 	}
-	printHelp(addr, tok, admin)
+	functionURL := "http://localhost" + addr
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		functionURL = "http://localhost:" + port
+	}
+	env := map[string]string{}
+	stopPush, err := startPush(ctx, c, rbacDir, functionURL, env)
+	if err != nil {
+		return fmt.Errorf("starting push: %w", err)
+	}
+	defer stopPush()
+	for k, v := range env {
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+	}
+	printHelp(functionURL, tok, admin)
+	go resync(ctx, functionURL)
 	return serve(ctx)
 }
 
@@ -134,8 +153,7 @@ func serve(ctx context.Context) error {
 	return err
 }
 
-func printHelp(addr, tok, admin string) {
-	url := "http://localhost" + addr
+func printHelp(url, tok, admin string) {
 	fmt.Printf(`
 The function serves a demo event mesh at %[1]s
 
@@ -155,9 +173,11 @@ The function serves a demo event mesh at %[1]s
             baseUrl: '%[1]s'
             schedule: { frequency: { minutes: 1 }, timeout: { minutes: 1 } }
 
-  Change the mesh with kubectl:
+  Change the mesh with kubectl, and watch push announce it below ([sink]):
     export KUBECONFIG=%[3]s
     kubectl get brokers,triggers,eventtypes -A
+    kubectl create namespace team-b
+    kubectl apply -n team-b -f - <<< '{"apiVersion":"eventing.knative.dev/v1","kind":"Broker","metadata":{"name":"default"}}'
 
 Press Ctrl-C to stop.
 `, url, tok, admin)
