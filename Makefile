@@ -61,32 +61,27 @@ fuzz:
 	  done; \
 	done
 
+CONTROL_PLANE := $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd $(KUBE_BIN)/kube-controller-manager
+
 .PHONY: e2e
-e2e: $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd
+e2e: $(CONTROL_PLANE) $(ADAPTER)
 	cd tests && go vet ./... && go test -count=1 -timeout 30m ./...
 
 # The mesh build at 100, 1000 and 10000 triggers against a local API server
 # (tests/bench): a table on stdout, progress on stderr. BENCHFLAGS passes
 # flags, e.g. BENCHFLAGS='-n 100,1000 -runs 3' for a quick run, or
 # BENCHFLAGS='-cpuprofile cpu.out' for a CPU profile of in-process builds.
-# The cluster package also needs kube-controller-manager, which no other
-# rule builds yet.
 BENCHFLAGS ?=
 .PHONY: bench
-bench: $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd
-	@if [ ! -x $(KUBE_BIN)/kube-controller-manager ]; then \
-	  echo "building kube-controller-manager $(KUBE_VERSION) into $(KUBE_BIN) (once; about 8 minutes)"; \
-	  (cd tests && go build -o $(KUBE_BIN)/kube-controller-manager.tmp k8s.io/kubernetes/cmd/kube-controller-manager) && \
-	  mv $(KUBE_BIN)/kube-controller-manager.tmp $(KUBE_BIN)/kube-controller-manager; \
-	fi
+bench: $(CONTROL_PLANE)
 	cd tests && go run ./bench $(BENCHFLAGS)
 
 .PHONY: run
-run: $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd
+run: $(CONTROL_PLANE) $(ADAPTER)
 	cd tests && go run ./cmd/run
 
 .PHONY: binaries
-binaries: $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd $(FUNC) $(ADAPTER)
+binaries: $(CONTROL_PLANE) $(FUNC) $(ADAPTER)
 
 # Binaries are written under a temporary name first, so an interrupted
 # build is never taken for a finished one.
