@@ -18,9 +18,10 @@ import (
 
 // controllers are the kube-controller-manager controllers the tests need:
 // aggregated ClusterRoles get their rules, Secrets of type
-// kubernetes.io/service-account-token get their token, and deleted
-// namespaces are emptied and removed.
-const controllers = "clusterrole-aggregation,serviceaccount-token,namespace"
+// kubernetes.io/service-account-token get their token, deleted namespaces
+// are emptied and removed, and the garbage collector finishes foreground
+// deletions (as `func delete` asks for) and removes owned objects.
+const controllers = "clusterrole-aggregation,serviceaccount-token,namespace,garbage-collector-controller"
 
 // startControllers runs kube-controller-manager with those controllers
 // only, and waits until aggregation works.
