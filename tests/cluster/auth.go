@@ -5,6 +5,8 @@ import (
 	"fmt"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"os"
+	"path/filepath"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -107,6 +109,48 @@ func (c *Cluster) WaitForAccess(ctx context.Context, user string, attrs ...autho
 	})
 	if err != nil {
 		return fmt.Errorf("waiting until %s may %v: %w", user, attrs, err)
+	}
+	return nil
+}
+
+// AdminKubeconfig writes the admin kubeconfig into the cluster's directory,
+// once, and returns its path. Stop removes it.
+func (c *Cluster) AdminKubeconfig() (string, error) {
+	path := filepath.Join(c.dir, "admin.kubeconfig")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if err := c.WriteKubeconfig(path, nil); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// CreateNamespace creates a namespace if it does not exist.
+func (c *Cluster) CreateNamespace(ctx context.Context, name string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if _, err := c.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// InstallRBAC applies the rbac/ kustomization in dir into knative-eventing
+// (created first, as an Eventing install does), and waits until the
+// controller manager has aggregated the ClusterRole of the reader and the
+// function.
+func (c *Cluster) InstallRBAC(ctx context.Context, dir string) error {
+	if err := c.CreateNamespace(ctx, "knative-eventing"); err != nil {
+		return err
+	}
+	if err := c.ApplyKustomization(ctx, dir); err != nil {
+		return err
+	}
+	sources := authorizationv1.ResourceAttributes{Verb: "list", Group: "sources.knative.dev", Resource: "pingsources"}
+	for _, sa := range []string{"eventmesh-reader", "eventmesh"} {
+		if err := c.WaitForAccess(ctx, "system:serviceaccount:knative-eventing:"+sa, sources); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -5,12 +5,10 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -42,26 +40,13 @@ func setup(ctx context.Context, c *cluster.Cluster) error {
 	if admin, err = kubernetes.NewForConfig(c.Config()); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "eventmesh-deploy-")
-	if err != nil {
+	if adminKubeconfig, err = c.AdminKubeconfig(); err != nil {
 		return err
 	}
-	adminKubeconfig = filepath.Join(dir, "admin.kubeconfig")
-	if err := c.WriteKubeconfig(adminKubeconfig, nil); err != nil {
-		return err
-	}
-	// Knative Eventing's namespace, which an Eventing install creates.
-	if err := c.Apply(ctx, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: knative-eventing\n")); err != nil {
-		return err
-	}
-	if err := c.ApplyKustomization(ctx, filepath.Join(repoRoot, "rbac")); err != nil {
+	if err := c.InstallRBAC(ctx, filepath.Join(repoRoot, "rbac")); err != nil {
 		return err
 	}
 	if err := c.Apply(ctx, demo.YAML); err != nil {
-		return err
-	}
-	if err := c.WaitForAccess(ctx, "system:serviceaccount:knative-eventing:eventmesh-reader",
-		authorizationv1.ResourceAttributes{Verb: "list", Group: "sources.knative.dev", Resource: "pingsources"}); err != nil {
 		return err
 	}
 	readerToken, err = secretToken(ctx, "eventmesh-reader-token")

@@ -6,7 +6,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -33,18 +32,11 @@ func TestMain(m *testing.M) {
 
 // setup applies rbac/ and the demo mesh, and gets the reader's token.
 func setup(ctx context.Context, c *cluster.Cluster) error {
-	dir, err := os.MkdirTemp("", "eventmesh-e2e-")
-	if err != nil {
+	var err error
+	if adminKubeconfig, err = c.AdminKubeconfig(); err != nil {
 		return err
 	}
-	adminKubeconfig = filepath.Join(dir, "admin.kubeconfig")
-	if err := c.WriteKubeconfig(adminKubeconfig, nil); err != nil {
-		return err
-	}
-	if err := c.Apply(ctx, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: knative-eventing\n")); err != nil {
-		return err
-	}
-	if err := c.ApplyKustomization(ctx, filepath.Join("..", "..", "rbac")); err != nil {
+	if err := c.InstallRBAC(ctx, filepath.Join("..", "..", "rbac")); err != nil {
 		return fmt.Errorf("applying rbac/: %w", err)
 	}
 	if err := c.Apply(ctx, []byte(extraRoles)); err != nil {

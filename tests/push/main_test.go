@@ -16,7 +16,6 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -48,14 +47,7 @@ func setup(ctx context.Context, c *cluster.Cluster) error {
 	if admin, err = kubernetes.NewForConfig(c.Config()); err != nil {
 		return err
 	}
-	if err := c.Apply(ctx, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: knative-eventing\n")); err != nil {
-		return err
-	}
-	if err := c.ApplyKustomization(ctx, filepath.Join("..", "..", "rbac")); err != nil {
-		return err
-	}
-	if err := c.WaitForAccess(ctx, "system:serviceaccount:knative-eventing:eventmesh",
-		authorizationv1.ResourceAttributes{Verb: "list", Group: "sources.knative.dev", Resource: "pingsources"}); err != nil {
+	if err := c.InstallRBAC(ctx, filepath.Join("..", "..", "rbac")); err != nil {
 		return err
 	}
 	if ownToken, err = c.Token(ctx, "knative-eventing", "eventmesh", 2*time.Hour); err != nil {

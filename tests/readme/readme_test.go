@@ -42,16 +42,12 @@ func TestMain(m *testing.M) {
 	cluster.Main(m, cluster.Options{}, func(c *cluster.Cluster) error {
 		testCluster = c
 		ctx := context.Background()
-		dir, err := os.MkdirTemp("", "eventmesh-readme-")
-		if err != nil {
-			return err
-		}
-		adminKubeconfig = filepath.Join(dir, "admin.kubeconfig")
-		if err := c.WriteKubeconfig(adminKubeconfig, nil); err != nil {
+		var err error
+		if adminKubeconfig, err = c.AdminKubeconfig(); err != nil {
 			return err
 		}
 		// What a cluster with Knative Eventing has before the README.
-		if err := c.Apply(ctx, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: knative-eventing\n")); err != nil {
+		if err := c.CreateNamespace(ctx, "knative-eventing"); err != nil {
 			return err
 		}
 		return c.Apply(ctx, demo.YAML)

@@ -73,8 +73,8 @@ func run(addr, rbacDir string) error {
 	if err != nil {
 		return err
 	}
-	admin := filepath.Join(dir, "admin.kubeconfig")
-	if err := c.WriteKubeconfig(admin, nil); err != nil {
+	admin, err := c.AdminKubeconfig()
+	if err != nil {
 		return err
 	}
 	functionURL := "http://localhost" + addr
@@ -100,10 +100,7 @@ func run(addr, rbacDir string) error {
 // setup applies rbac/ and the demo mesh, points KUBECONFIG at the
 // function's own ServiceAccount, and returns the Backstage reader's token.
 func setup(ctx context.Context, c *cluster.Cluster, dir, rbacDir string) (string, error) {
-	if err := c.Apply(ctx, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: knative-eventing\n")); err != nil {
-		return "", err
-	}
-	if err := c.ApplyKustomization(ctx, rbacDir); err != nil {
+	if err := c.InstallRBAC(ctx, rbacDir); err != nil {
 		return "", err
 	}
 	if err := c.Apply(ctx, demo.YAML); err != nil {
