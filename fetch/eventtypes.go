@@ -2,14 +2,14 @@ package fetch
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"knative.dev/eventing/pkg/apis/eventing/v1beta2"
+	"knative.dev/eventing/pkg/apis/eventing/v1beta3"
 )
 
 var (
@@ -29,33 +29,48 @@ const eventTypesCRD = "eventtypes.eventing.knative.dev"
 // CRD, at the first of eventTypeVersions the cluster serves.
 func (r *reader) eventTypes(ctx context.Context) error {
 	versions := r.eventTypeVersions(ctx)
-	items, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]unstructured.Unstructured, error) {
+	items, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]EventType, error) {
 		var err error
 		for _, v := range versions {
-			var out []unstructured.Unstructured
-			gvr := schema.GroupVersionResource{Group: "eventing.knative.dev", Version: v, Resource: "eventtypes"}
-			err = r.each(ctx, what("list", "eventtypes.eventing.knative.dev", ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return r.c.Dynamic.Resource(gvr).Namespace(ns).List(ctx, o)
-			}, collect(&out))
-			if !apierrors.IsNotFound(err) {
-				return out, err
+			var items []eventTypeItem
+			path := collectionPath("eventing.knative.dev", v, "eventtypes", ns)
+			items, err = listRaw[eventTypeItem](ctx, r, what("list", "eventtypes.eventing.knative.dev", ns), path, nil)
+			if apierrors.IsNotFound(err) {
+				continue // this version is not served
 			}
+			out := make([]EventType, len(items))
+			for i := range items {
+				out[i] = items[i].eventType()
+			}
+			return out, err
 		}
 		return nil, err
 	})
-	if err != nil {
-		return err
+	r.objs.EventTypes = items
+	return err
+}
+
+// eventTypeItem is an EventType as listed, whichever version its spec is
+// written in: the spec's fields are those of v1beta2 and, beside them,
+// v1beta3's attributes.
+type eventTypeItem struct {
+	Metadata objectMeta `json:"metadata"`
+	Spec     struct {
+		v1beta2.EventTypeSpec
+		Attributes []v1beta3.EventAttributeDefinition `json:"attributes"`
+	} `json:"spec"`
+}
+
+func (e *eventTypeItem) eventType() EventType {
+	return EventType{
+		Meta:    e.Metadata.toObjectMeta(),
+		V1beta2: e.Spec.EventTypeSpec,
+		V1beta3: v1beta3.EventTypeSpec{
+			Reference:   e.Spec.Reference,
+			Description: e.Spec.Description,
+			Attributes:  e.Spec.Attributes,
+		},
 	}
-	r.objs.EventTypes = make([]EventType, 0, len(items))
-	for i := range items {
-		et, err := decodeEventType(&items[i])
-		if err != nil {
-			r.skip("EventType %s/%s: %v", items[i].GetNamespace(), items[i].GetName(), err)
-			continue
-		}
-		r.objs.EventTypes = append(r.objs.EventTypes, et)
-	}
-	return nil
 }
 
 // eventTypeVersions returns the versions to try, in order: the storage
@@ -70,23 +85,6 @@ func (r *reader) eventTypeVersions(ctx context.Context) []string {
 		return eventTypeVersions
 	}
 	return append([]string{storage}, slices.DeleteFunc(slices.Clone(eventTypeVersions), func(v string) bool { return v == storage })...)
-}
-
-// decodeEventType reads the spec of an EventType both as v1beta2 and as
-// v1beta3. Unknown fields are ignored, so each view takes what it knows.
-func decodeEventType(u *unstructured.Unstructured) (EventType, error) {
-	et := EventType{Meta: metaOf(u)}
-	spec, ok := u.Object["spec"].(map[string]any)
-	if !ok {
-		return et, fmt.Errorf("spec is %T, not an object", u.Object["spec"])
-	}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(spec, &et.V1beta2); err != nil {
-		return et, fmt.Errorf("decoding spec as v1beta2: %w", err)
-	}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(spec, &et.V1beta3); err != nil {
-		return et, fmt.Errorf("decoding spec as v1beta3: %w", err)
-	}
-	return et, nil
 }
 
 // metaOf returns the metadata of u that the mesh shows.

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/pager"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	messagingv1 "knative.dev/eventing/pkg/apis/messaging/v1"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	"github.com/knative-eventmesh/function/kubeclient"
 )
@@ -56,12 +57,15 @@ func All(ctx context.Context, c *kubeclient.Clients, opts Options) (*Objects, er
 }
 
 // reader holds the state of one All call. Each list fills its own field of
-// objs; mu guards the fields several goroutines append to.
+// objs; mu guards the fields several goroutines write to.
 type reader struct {
 	c    *kubeclient.Clients
 	opts Options
 	mu   sync.Mutex
 	objs *Objects
+	// lists are the subscriber lists started by prefetch, by kind.
+	lists      map[schema.GroupVersionKind]*kindList
+	prefetches sync.WaitGroup
 }
 
 // namespaces returns the namespaces to list in: "" (all) when unscoped.
@@ -118,31 +122,24 @@ func (r *reader) brokers(ctx context.Context) error {
 }
 
 // consumers lists Triggers and Subscriptions, then resolves their
-// subscribers.
+// subscribers. The list of each kind of subscriber starts as soon as a page
+// names that kind, while the rest of the Triggers are still coming.
 func (r *reader) consumers(ctx context.Context) error {
+	defer r.waitForPrefetches()
+	// Prefetches run under ctx: the contexts of the errgroups below end
+	// when the lists end.
+	see := func(ref *duckv1.KReference) { r.prefetch(ctx, ref) }
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		items, err := inEachNamespace(gctx, r, func(ctx context.Context, ns string) ([]eventingv1.Trigger, error) {
-			var out []eventingv1.Trigger
-			err := r.each(ctx, what("list", "triggers.eventing.knative.dev", ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				list := &eventingv1.TriggerList{}
-				return list, r.c.Eventing.Get().Namespace(ns).Resource("triggers").
-					VersionedParams(&o, metav1.ParameterCodec).Do(ctx).Into(list)
-			}, collect(&out))
-			return out, err
+			return r.triggers(ctx, ns, see)
 		})
 		r.objs.Triggers = items
 		return err
 	})
 	g.Go(func() error {
 		items, err := inEachNamespace(gctx, r, func(ctx context.Context, ns string) ([]messagingv1.Subscription, error) {
-			var out []messagingv1.Subscription
-			err := r.each(ctx, what("list", "subscriptions.messaging.knative.dev", ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				list := &messagingv1.SubscriptionList{}
-				return list, r.c.Messaging.Get().Namespace(ns).Resource("subscriptions").
-					VersionedParams(&o, metav1.ParameterCodec).Do(ctx).Into(list)
-			}, collect(&out))
-			return out, err
+			return r.subscriptions(ctx, ns, see)
 		})
 		r.objs.Subscriptions = items
 		return err
@@ -151,6 +148,44 @@ func (r *reader) consumers(ctx context.Context) error {
 		return err
 	}
 	return r.subscribers(ctx)
+}
+
+// consumer is a Trigger or a Subscription as the mesh reads it: its name
+// and its spec.
+type consumer[S any] struct {
+	Metadata struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	} `json:"metadata"`
+	Spec S `json:"spec"`
+}
+
+func (r *reader) triggers(ctx context.Context, ns string, see func(*duckv1.KReference)) ([]eventingv1.Trigger, error) {
+	path := collectionPath("eventing.knative.dev", "v1", "triggers", ns)
+	items, err := listRaw(ctx, r, what("list", "triggers.eventing.knative.dev", ns), path, func(page []consumer[eventingv1.TriggerSpec]) {
+		for i := range page {
+			see(page[i].Spec.Subscriber.Ref)
+		}
+	})
+	out := make([]eventingv1.Trigger, len(items))
+	for i := range items {
+		out[i].Name, out[i].Namespace, out[i].Spec = items[i].Metadata.Name, items[i].Metadata.Namespace, items[i].Spec
+	}
+	return out, err
+}
+
+func (r *reader) subscriptions(ctx context.Context, ns string, see func(*duckv1.KReference)) ([]messagingv1.Subscription, error) {
+	path := collectionPath("messaging.knative.dev", "v1", "subscriptions", ns)
+	items, err := listRaw(ctx, r, what("list", "subscriptions.messaging.knative.dev", ns), path, func(page []consumer[messagingv1.SubscriptionSpec]) {
+		for i := range page {
+			see(page[i].Spec.Subscriber.Ref)
+		}
+	})
+	out := make([]messagingv1.Subscription, len(items))
+	for i := range items {
+		out[i].Name, out[i].Namespace, out[i].Spec = items[i].Metadata.Name, items[i].Metadata.Namespace, items[i].Spec
+	}
+	return out, err
 }
 
 // listMetadata lists the metadata of resource gvr in namespace ns.

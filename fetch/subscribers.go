@@ -21,14 +21,61 @@ const BackstageIDLabel = "backstage.io/kubernetes-id"
 // namespace by namespace or one by one.
 const maxGets = 16
 
-// subscribers resolves the Backstage id of every subscriber reference.
-//
-// Labels are all the mesh needs, so only metadata is read, and per kind of
-// subscriber with one label-selected LIST where the token may list that
-// kind: at the cluster scope, else in each namespace that holds
-// subscribers. Only where listing is forbidden are the objects read one
-// GET at a time. So the number of requests does not grow with the number
-// of Triggers.
+// Subscribers are read by their metadata only: labels are all the mesh
+// needs. Per kind of subscriber, one label-selected LIST at the cluster
+// scope gives the Backstage id of every subscriber of that kind, however
+// many Triggers there are. It starts as soon as a Trigger or Subscription
+// names the kind (prefetch). Where the token may not list a kind at the
+// cluster scope, its subscribers are listed per namespace, and where it may
+// not do that either, read one GET at a time.
+
+// kindList is the label-selected list of one kind of subscriber at the
+// cluster scope.
+type kindList struct {
+	done chan struct{}
+	ids  map[Ref]string // every labelled object of the kind
+	err  error
+}
+
+// prefetch starts the cluster-scope list of a subscriber's kind, once per
+// kind. A scoped mesh reads nothing at the cluster scope, so there it does
+// nothing.
+func (r *reader) prefetch(ctx context.Context, ref *duckv1.KReference) {
+	if len(r.opts.Namespaces) > 0 || ref == nil || ref.Kind == "" {
+		return
+	}
+	gvk := schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lists == nil {
+		r.lists = map[schema.GroupVersionKind]*kindList{}
+	}
+	if _, ok := r.lists[gvk]; ok {
+		return
+	}
+	l := &kindList{done: make(chan struct{})}
+	r.lists[gvk] = l
+	r.prefetches.Add(1)
+	go func() {
+		defer r.prefetches.Done()
+		defer close(l.done)
+		l.ids, l.err = r.labelled(ctx, gvk, "")
+	}()
+}
+
+// waitForPrefetches waits for every prefetch to end, so that none outlives
+// the request.
+func (r *reader) waitForPrefetches() { r.prefetches.Wait() }
+
+// prefetched returns the list of gvk started by prefetch, or nil.
+func (r *reader) prefetched(gvk schema.GroupVersionKind) *kindList {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lists[gvk]
+}
+
+// subscribers resolves the Backstage id of every subscriber reference of
+// the Triggers and Subscriptions.
 func (r *reader) subscribers(ctx context.Context) error {
 	byKind := map[schema.GroupVersionKind]map[Ref]bool{}
 	add := func(ref *duckv1.KReference, ns string) {
@@ -67,26 +114,30 @@ type idSet struct {
 	ids map[Ref]string
 }
 
-func (s *idSet) add(ref Ref, labels map[string]string) {
-	id, ok := labels[BackstageIDLabel]
-	if !ok || id == "" {
-		return
-	}
+func (s *idSet) add(ref Ref, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ids[ref] = id
 }
 
-// resolveKind resolves the subscribers of one kind: with one list at the
-// cluster scope if allowed, else per namespace, else one GET each.
+// resolveKind resolves the subscribers of one kind: from the cluster-scope
+// list if the token may make it, else per namespace, else one GET each.
 func (r *reader) resolveKind(ctx context.Context, gvk schema.GroupVersionKind, refs map[Ref]bool, ids *idSet) error {
-	// The resource name is guessed from the kind, as the backend this
-	// function replaces does: discovery would cost more requests than the
-	// whole mesh, and an unusual plural only leaves that kind out.
-	gvr, _ := meta.UnsafeGuessKindToResource(gvk)
-	if len(r.opts.Namespaces) == 0 {
-		err := r.listLabelled(ctx, gvr, gvk.Kind, "", refs, ids)
-		if err == nil || !r.fallBack(err, gvr, "") {
+	if l := r.prefetched(gvk); l != nil {
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if l.err == nil {
+			for ref := range refs {
+				if id, ok := l.ids[ref]; ok {
+					ids.add(ref, id)
+				}
+			}
+			return nil
+		}
+		if narrow, err := r.narrower(l.err, gvk); !narrow {
 			return err
 		}
 	}
@@ -98,45 +149,64 @@ func (r *reader) resolveKind(ctx context.Context, gvk schema.GroupVersionKind, r
 	g.SetLimit(maxGets)
 	for _, ns := range slices.Sorted(maps.Keys(byNS)) {
 		g.Go(func() error {
-			err := r.listLabelled(ctx, gvr, gvk.Kind, ns, refs, ids)
-			if err == nil || !r.fallBack(err, gvr, ns) {
+			found, err := r.labelled(ctx, gvk, ns)
+			if err == nil {
+				for _, ref := range byNS[ns] {
+					if id, ok := found[ref]; ok {
+						ids.add(ref, id)
+					}
+				}
+				return nil
+			}
+			if narrow, err := r.narrower(err, gvk); !narrow {
 				return err
 			}
-			return r.getEach(ctx, gvr, byNS[ns], ids)
+			return r.getEach(ctx, gvk, byNS[ns], ids)
 		})
 	}
 	return g.Wait()
 }
 
-// listLabelled lists the objects of gvr that carry the Backstage label and
-// records the ids of those in refs.
-func (r *reader) listLabelled(ctx context.Context, gvr schema.GroupVersionResource, kind, ns string, refs map[Ref]bool, ids *idSet) error {
+// labelled lists the objects of gvk that carry the Backstage label, in
+// namespace ns ("" for the cluster scope), and returns their ids.
+//
+// The resource name is guessed from the kind, as the backend this function
+// replaces does: discovery would cost more requests than the whole mesh,
+// and an unusual plural only leaves that kind out.
+func (r *reader) labelled(ctx context.Context, gvk schema.GroupVersionKind, ns string) (map[Ref]string, error) {
+	gvr, _ := meta.UnsafeGuessKindToResource(gvk)
 	items, err := r.listMetadata(ctx, gvr, ns, BackstageIDLabel)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	ids := make(map[Ref]string, len(items))
 	for i := range items {
-		ref := Ref{Group: gvr.Group, Kind: kind, Namespace: items[i].Namespace, Name: items[i].Name}
-		if refs[ref] {
-			ids.add(ref, items[i].Labels)
+		if id := items[i].Labels[BackstageIDLabel]; id != "" {
+			ids[Ref{Group: gvk.Group, Kind: gvk.Kind, Namespace: items[i].Namespace, Name: items[i].Name}] = id
 		}
 	}
-	return nil
+	return ids, nil
 }
 
-// fallBack reports whether a failed list should be retried more narrowly.
-// A kind the API server does not know leaves its subscribers out.
-func (r *reader) fallBack(err error, gvr schema.GroupVersionResource, ns string) bool {
-	if apierrors.IsNotFound(err) {
-		r.skip("subscribers of %s: %v", resourceName(gvr), err)
-		return false
+// narrower tells what to do after a list of subscribers failed: retry
+// more narrowly when the list was forbidden; leave the subscribers out
+// (nil error) when the API server does not know the kind; else fail.
+func (r *reader) narrower(err error, gvk schema.GroupVersionKind) (bool, error) {
+	switch {
+	case apierrors.IsForbidden(err):
+		return true, nil
+	case apierrors.IsNotFound(err):
+		r.skip("subscribers of kind %s: %v", gvk, err)
+		return false, nil
+	default:
+		return false, err
 	}
-	return apierrors.IsForbidden(err)
 }
 
 // getEach reads subscribers one GET at a time, a bounded number in
 // parallel. A subscriber that is missing or may not be read is left out.
-func (r *reader) getEach(ctx context.Context, gvr schema.GroupVersionResource, refs []Ref, ids *idSet) error {
+func (r *reader) getEach(ctx context.Context, gvk schema.GroupVersionKind, refs []Ref, ids *idSet) error {
+	gvr, _ := meta.UnsafeGuessKindToResource(gvk)
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxGets)
 	for _, ref := range refs {
@@ -144,7 +214,9 @@ func (r *reader) getEach(ctx context.Context, gvr schema.GroupVersionResource, r
 			obj, err := r.c.Metadata.Resource(gvr).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 			switch {
 			case err == nil:
-				ids.add(ref, obj.Labels)
+				if id := obj.Labels[BackstageIDLabel]; id != "" {
+					ids.add(ref, id)
+				}
 				return nil
 			case optional(err):
 				r.skip("subscriber %s %s/%s: %v", ref.Kind, ref.Namespace, ref.Name, err)

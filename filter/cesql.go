@@ -161,6 +161,19 @@ type constant outcome
 
 func (c constant) eval(*input) outcome { return outcome(c) }
 
+// compileCESQL compiles expr, or returns what it compiled to before.
+func (cp *Compiler) compileCESQL(expr string) (condition, error) {
+	if r, ok := cp.cesql[expr]; ok {
+		return r.c, r.err
+	}
+	c, err := compileCESQL(expr)
+	if cp.cesql == nil {
+		cp.cesql = map[string]compiledCESQL{}
+	}
+	cp.cesql[expr] = compiledCESQL{c, err}
+	return c, err
+}
+
 // compileCESQL parses expr and compiles it.
 func compileCESQL(expr string) (condition, error) {
 	var c condition

@@ -19,8 +19,27 @@ type Filter struct {
 // SubscriptionsAPIFilter list), when non-empty, overrides Spec.Filter, as in
 // Knative. Compile returns an error if a CESQL expression is invalid.
 func Compile(spec eventingv1.TriggerSpec) (*Filter, error) {
+	return new(Compiler).Compile(spec)
+}
+
+// Compiler compiles the filters of many triggers, each distinct CESQL
+// expression once: parsing CESQL is by far the costliest part of
+// compiling, and the Triggers of a mesh often repeat an expression. The
+// zero value is ready to use. A Compiler is not safe for concurrent use;
+// the Filters it returns are.
+type Compiler struct {
+	cesql map[string]compiledCESQL
+}
+
+type compiledCESQL struct {
+	c   condition
+	err error
+}
+
+// Compile is like the package's Compile.
+func (cp *Compiler) Compile(spec eventingv1.TriggerSpec) (*Filter, error) {
 	if len(spec.Filters) > 0 {
-		c, err := compileList(spec.Filters, "filters")
+		c, err := cp.compileList(spec.Filters, "filters")
 		if err != nil {
 			return nil, err
 		}
@@ -77,10 +96,10 @@ type condition interface {
 
 // compileList compiles a list of SubscriptionsAPIFilter entries; path names
 // the list in error messages.
-func compileList(list []eventingv1.SubscriptionsAPIFilter, path string) ([]condition, error) {
+func (cp *Compiler) compileList(list []eventingv1.SubscriptionsAPIFilter, path string) ([]condition, error) {
 	cs := make([]condition, 0, len(list))
 	for i, entry := range list {
-		c, err := compileEntry(entry, fmt.Sprintf("%s[%d]", path, i))
+		c, err := cp.compileEntry(entry, fmt.Sprintf("%s[%d]", path, i))
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +111,7 @@ func compileList(list []eventingv1.SubscriptionsAPIFilter, path string) ([]condi
 // compileEntry compiles one SubscriptionsAPIFilter. Knative's webhook allows
 // one dialect per entry; should there be several, all of them must hold. An
 // entry without any dialect is True.
-func compileEntry(entry eventingv1.SubscriptionsAPIFilter, path string) (condition, error) {
+func (cp *Compiler) compileEntry(entry eventingv1.SubscriptionsAPIFilter, path string) (condition, error) {
 	var cs []condition
 	if len(entry.Exact) > 0 {
 		cs = append(cs, matchCondition{pairs: sortedPairs(entry.Exact), match: equal})
@@ -104,28 +123,28 @@ func compileEntry(entry eventingv1.SubscriptionsAPIFilter, path string) (conditi
 		cs = append(cs, matchCondition{pairs: sortedPairs(entry.Suffix), match: strings.HasSuffix})
 	}
 	if len(entry.All) > 0 {
-		sub, err := compileList(entry.All, path+".all")
+		sub, err := cp.compileList(entry.All, path+".all")
 		if err != nil {
 			return nil, err
 		}
 		cs = append(cs, conjunction(sub))
 	}
 	if len(entry.Any) > 0 {
-		sub, err := compileList(entry.Any, path+".any")
+		sub, err := cp.compileList(entry.Any, path+".any")
 		if err != nil {
 			return nil, err
 		}
 		cs = append(cs, anyOf(sub))
 	}
 	if entry.Not != nil {
-		sub, err := compileEntry(*entry.Not, path+".not")
+		sub, err := cp.compileEntry(*entry.Not, path+".not")
 		if err != nil {
 			return nil, err
 		}
 		cs = append(cs, negation{sub})
 	}
 	if entry.CESQL != "" {
-		c, err := compileCESQL(entry.CESQL)
+		c, err := cp.compileCESQL(entry.CESQL)
 		if err != nil {
 			return nil, fmt.Errorf("%s.cesql: %w", path, err)
 		}

@@ -365,3 +365,25 @@ func BenchmarkCompile(b *testing.B) {
 		}
 	}
 }
+
+func TestCompilerReusesCESQL(t *testing.T) {
+	var cp Compiler
+	spec := func(expr string) eventingv1.TriggerSpec {
+		return eventingv1.TriggerSpec{Filters: []eventingv1.SubscriptionsAPIFilter{{CESQL: expr}}}
+	}
+	for range 3 {
+		f, err := cp.Compile(spec("type = 'a'"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !f.CouldMatch(map[string]string{"type": "a"}) || f.CouldMatch(map[string]string{"type": "b"}) {
+			t.Error("a reused expression evaluates differently")
+		}
+		if _, err := cp.Compile(spec("type = = 'a'")); err == nil {
+			t.Error("an invalid expression compiled the second time")
+		}
+	}
+	if len(cp.cesql) != 2 {
+		t.Errorf("%d expressions compiled, want 2", len(cp.cesql))
+	}
+}

@@ -5,7 +5,6 @@ import (
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	"github.com/knative-eventmesh/function/fetch"
-	"github.com/knative-eventmesh/function/filter"
 )
 
 // addTriggers marks, for each Trigger whose broker exists, the broker's
@@ -25,7 +24,7 @@ func (b *builder) addTriggers(objs *fetch.Objects) {
 		if len(provided) == 0 {
 			continue
 		}
-		f, err := filter.Compile(t.Spec)
+		f, err := b.filters.Compile(t.Spec)
 		if err != nil {
 			b.skip("Trigger %s/%s: %v", t.Namespace, t.Name, err)
 			continue

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/knative-eventmesh/function/fetch"
+	"github.com/knative-eventmesh/function/filter"
 	"github.com/knative-eventmesh/function/mesh"
 )
 
@@ -66,6 +67,8 @@ type builder struct {
 	subscribables map[mesh.Reference]int
 	// sourceTypes caches the parsed eventTypes annotation of each kind.
 	sourceTypes map[*fetch.Kind][]string
+	// filters compiles Trigger filters, each CESQL expression once.
+	filters filter.Compiler
 }
 
 // eventType is an EventType entity and the attributes it pins down.

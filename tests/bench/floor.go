@@ -53,6 +53,8 @@ func newFloor(ctx context.Context, admin *rest.Config, token string, pageSize in
 	cfg := rest.AnonymousClientConfig(admin)
 	cfg.BearerToken = token
 	cfg.QPS = -1
+	// As the function's clients: no gzip between it and the API server.
+	cfg.DisableCompression = true
 	cfg.UserAgent = "eventmesh-bench-floor"
 	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
 	rc, err := rest.UnversionedRESTClientFor(cfg)

@@ -1,0 +1,81 @@
+package fetch
+
+import (
+	"context"
+	"strconv"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/json"
+)
+
+// page is one page of a list, its items decoded into T.
+type page[T any] struct {
+	Metadata metav1.ListMeta `json:"metadata"`
+	Items    []T             `json:"items"`
+}
+
+// listRaw lists the collection at path page by page and decodes each page
+// once, straight into T: only the fields T names are kept, and no
+// intermediate form (typed codec, unstructured map) is built. seen, if not
+// nil, is called with each page's items as they arrive.
+//
+// A continue token that expired (the list took longer than the API server
+// keeps it) restarts the list as one whole request, as client-go's pager
+// does.
+func listRaw[T any](ctx context.Context, r *reader, doing string, path []string, seen func([]T)) ([]T, error) {
+	var items []T
+	limit, cont := r.opts.PageSize, ""
+	for {
+		req := r.c.REST.Get().AbsPath(path...)
+		if limit > 0 {
+			req = req.Param("limit", strconv.FormatInt(limit, 10))
+		}
+		if cont != "" {
+			req = req.Param("continue", cont)
+		}
+		var p page[T]
+		raw, err := req.Do(ctx).Raw()
+		if err == nil {
+			err = json.UnmarshalCaseSensitivePreserveInts(raw, &p)
+		}
+		if apierrors.IsResourceExpired(err) && cont != "" {
+			items, limit, cont = nil, 0, ""
+			continue
+		}
+		if err != nil {
+			return nil, &Error{Doing: doing, Err: err}
+		}
+		if seen != nil {
+			seen(p.Items)
+		}
+		items = append(items, p.Items...)
+		if p.Metadata.Continue == "" {
+			return items, nil
+		}
+		cont = p.Metadata.Continue
+	}
+}
+
+// collectionPath returns the API path of a collection, namespaced when ns
+// is set.
+func collectionPath(group, version, resource, ns string) []string {
+	if ns == "" {
+		return []string{"/apis", group, version, resource}
+	}
+	return []string{"/apis", group, version, "namespaces", ns, resource}
+}
+
+// objectMeta is the part of an object's metadata the mesh shows.
+type objectMeta struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace"`
+	UID         string            `json:"uid"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+func (m *objectMeta) toObjectMeta() metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: types.UID(m.UID), Labels: m.Labels, Annotations: m.Annotations}
+}
