@@ -28,7 +28,14 @@ type Function struct {
 	// F is the function itself.
 	F *function.Function
 
-	srv *httptest.Server
+	srv    *httptest.Server
+	client *http.Client
+}
+
+// newClient returns the HTTP client tests call the function with. It does
+// not ask for gzip itself, so that Content-Encoding stays visible to tests.
+func newClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{DisableCompression: true}, Timeout: time.Minute}
 }
 
 // Start starts a function with env as its environment (KUBECONFIG and the
@@ -45,10 +52,12 @@ func Start(tb testing.TB, env map[string]string) *Function {
 	srv.Config.ReadHeaderTimeout = svc.ReadHeaderTimeout
 	srv.Config.MaxHeaderBytes = svc.MaxHeaderBytes
 	srv.Start()
+	client := newClient()
 	tb.Cleanup(func() {
 		if tb.Failed() {
 			tb.Logf("function logs:\n%s", logs)
 		}
+		client.CloseIdleConnections()
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -57,7 +66,7 @@ func Start(tb testing.TB, env map[string]string) *Function {
 	if err := f.Start(context.Background(), env); err != nil {
 		tb.Fatalf("starting the function: %v\nlogs:\n%s", err, logs)
 	}
-	return &Function{URL: srv.URL, Logs: logs, F: f, srv: srv}
+	return &Function{URL: srv.URL, Logs: logs, F: f, srv: srv, client: client}
 }
 
 // Response is an answer of the function.
@@ -88,9 +97,11 @@ func (f *Function) Do(tb testing.TB, method, path, token string, header ...strin
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Add(header[i], header[i+1])
 	}
-	// Without DisableCompression the transport would add Accept-Encoding
-	// itself and hide Content-Encoding from the test.
-	client := &http.Client{Transport: &http.Transport{DisableCompression: true}, Timeout: time.Minute}
+	client := f.client
+	if client == nil {
+		client = newClient()
+		defer client.CloseIdleConnections()
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", method, path, err)

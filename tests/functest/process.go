@@ -1,0 +1,156 @@
+package functest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Process is the function running as a process of its own, built from
+// tests/cmd/function: the main func's scaffolding generates.
+type Process struct {
+	URL  string
+	Logs *Logs
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+var build struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// binary builds tests/cmd/function once per test binary.
+func binary() (string, error) {
+	build.once.Do(func() {
+		dir, err := os.MkdirTemp("", "eventmesh-function-")
+		if err != nil {
+			build.err = err
+			return
+		}
+		build.bin = filepath.Join(dir, "function")
+		_, file, _, _ := runtime.Caller(0)
+		cmd := exec.Command("go", "build", "-o", build.bin, "./cmd/function")
+		cmd.Dir = filepath.Join(filepath.Dir(file), "..")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("building the function: %v\n%s", err, out)
+		}
+	})
+	return build.bin, build.err
+}
+
+// StartProcess starts the function as a process with env added to the
+// environment, waits until it is ready, and kills it when the test ends.
+func StartProcess(tb testing.TB, env map[string]string) *Process {
+	tb.Helper()
+	bin, err := binary()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	p := &Process{URL: "http://" + addr, Logs: &Logs{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin)
+	p.cmd.Env = append(os.Environ(), "LISTEN_ADDRESS="+addr)
+	for k, v := range env {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = p.Logs, p.Logs
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	tb.Cleanup(func() {
+		p.Kill()
+		if tb.Failed() {
+			tb.Logf("function process logs:\n%s", p.Logs)
+		}
+	})
+	if err := p.waitReady(30 * time.Second); err != nil {
+		tb.Fatalf("%v\nlogs:\n%s", err, p.Logs)
+	}
+	return p
+}
+
+func (p *Process) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return fmt.Errorf("the function exited before it was ready")
+		default:
+		}
+		if resp, err := http.Get(p.URL + "/health/readiness"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("the function was not ready in %s", timeout)
+}
+
+// Kill kills the process at once (SIGKILL), as a node failure or an
+// eviction past its grace period would.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// PeakRSS returns the process's peak resident memory (VmHWM), in bytes.
+func (p *Process) PeakRSS() (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
+}
+
+// Get sends a GET like Function.Get.
+func (p *Process) Get(tb testing.TB, path, token string, header ...string) *Response {
+	tb.Helper()
+	return (&Function{URL: p.URL}).Get(tb, path, token, header...)
+}
+
+// GetContext sends a GET with ctx and returns the status, or an error.
+func GetContext(ctx context.Context, url, token string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
