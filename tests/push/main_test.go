@@ -129,6 +129,12 @@ func waitForState(t *testing.T, digest string) {
 // would.
 func notify(t *testing.T, fn *functest.Function) {
 	t.Helper()
+	notifyURL(t, fn.URL)
+}
+
+// notifyURL POSTs a change notification to the function at url.
+func notifyURL(t *testing.T, url string) {
+	t.Helper()
 	c, err := cloudevents.NewClientHTTP()
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +143,7 @@ func notify(t *testing.T, fn *functest.Function) {
 	ev.SetID(randomID())
 	ev.SetType("dev.knative.sources.ping")
 	ev.SetSource("/apis/v1/namespaces/knative-eventing/pingsources/eventmesh-resync")
-	if res := c.Send(cloudevents.ContextWithTarget(context.Background(), fn.URL), ev); !cloudevents.IsACK(res) {
+	if res := c.Send(cloudevents.ContextWithTarget(context.Background(), url), ev); !cloudevents.IsACK(res) {
 		t.Fatalf("notifying the function: %v", res)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ type sink struct {
 	delay    time.Duration
 	accepted []cloudevents.Event
 	attempts int
+	tried    []string // the id of every event received, accepted or not
 	arrived  chan struct{}
 }
 
@@ -62,10 +64,17 @@ func (s *sink) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.attempts++
+	s.tried = append(s.tried, ev.ID())
 	fail, delay := s.fail, s.delay
 	s.mu.Unlock()
 	if delay > 0 {
-		time.Sleep(delay)
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+		}
+	}
+	if r.Context().Err() != nil {
+		return // the sender gave up or died: nothing was accepted
 	}
 	if fail {
 		http.Error(w, "sink failing on purpose", http.StatusServiceUnavailable)
@@ -111,6 +120,13 @@ func (s *sink) setDelay(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.delay = d
+}
+
+// triedIDs returns the ids of the events received so far.
+func (s *sink) triedIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.tried)
 }
 
 func (s *sink) attemptCount() int {
