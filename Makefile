@@ -42,6 +42,8 @@ help:
 	@echo "make bench  mesh build time, requests and memory at 100, 1000 and 10000 triggers"
 	@echo "make fuzz   each fuzz target for FUZZTIME=$(FUZZTIME) (set FUZZTIME=5m for a long run)"
 	@echo "make func-build  build the function with the real func CLI (host builder)"
+	@echo "make load   200 concurrent requests with 10 tokens: p50/p99 and peak RSS"
+	@echo "make soak   the load repeated for SOAK=$(SOAK)"
 
 .PHONY: test
 test: unit fuzz e2e
@@ -66,6 +68,15 @@ CONTROL_PLANE := $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd $(KUBE_BIN)/kube-co
 .PHONY: e2e
 e2e: $(CONTROL_PLANE) $(ADAPTER) $(FUNC)
 	cd tests && go vet ./... && go test -count=1 -timeout 30m ./...
+
+# The load test with its figures (p50/p99 latency, peak RSS), and a soak:
+# the same load repeated for SOAK (default 5m), memory checked each round.
+SOAK ?= 5m
+.PHONY: load soak
+load: $(CONTROL_PLANE)
+	cd tests && go test -count=1 -v -run TestConcurrentTokens ./load/
+soak: $(CONTROL_PLANE)
+	cd tests && EVENTMESH_SOAK=$(SOAK) go test -count=1 -v -timeout 2h -run TestConcurrentTokens ./load/
 
 # Build the function as `func deploy` would, with the real func CLI and its
 # host builder, into .func/ (ignored by git). GOFLAGS=-mod=mod lets func's
