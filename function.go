@@ -91,7 +91,7 @@ func (f *Function) start(env map[string]string) error {
 	f.log = slog.New(slog.NewJSONHandler(f.logOut, &slog.HandlerOptions{Level: s.LogLevel}))
 	// client-go logs through klog, a process-wide logger: send its lines
 	// into the same structured log.
-	klog.SetSlogLogger(f.log.With("logger", "client-go"))
+	klog.SetSlogLogger(slog.New(clientGoLog{f.log.Handler()}).With("logger", "client-go"))
 	base, namespace, err := kubeclient.Load(env)
 	if err != nil {
 		return err
@@ -156,7 +156,8 @@ func (f *Function) route(w http.ResponseWriter, r *http.Request) {
 		respond.Error(w, http.StatusServiceUnavailable, "the function is not configured: "+f.startErr.Error())
 		return
 	}
-	path := r.URL.Path
+	// Route on the path as sent: an encoded slash (%2F) is not a slash.
+	path := r.URL.EscapedPath()
 	switch {
 	case path == "/" && r.Method == http.MethodPost:
 		f.serveEvent(w, r)

@@ -33,7 +33,7 @@ func TestDiff(t *testing.T) {
 	before := testMesh()
 	after := testMesh()
 	after.EventTypes[0].ConsumedBy = []string{"new-consumer"} // a/e1 updated
-	after.EventTypes = after.EventTypes[:1]                    // a/e2 removed
+	after.EventTypes = after.EventTypes[:1]                   // a/e2 removed
 	after.Brokers = append(after.Brokers, mesh.Broker{Meta: mesh.Meta{Namespace: "a", Name: "b2"}})
 	after.Normalize()
 

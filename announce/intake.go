@@ -3,6 +3,7 @@ package announce
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
@@ -26,14 +27,20 @@ func (a *Announcer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			respond.Error(w, http.StatusRequestEntityTooLarge, "CloudEvent too large: at most 1 MiB")
 			return
 		}
-		respond.Error(w, http.StatusBadRequest, "not a CloudEvent: "+err.Error()+"; POST a CloudEvent (binary or structured mode) to tell the function the cluster changed")
+		respond.Error(w, http.StatusBadRequest, "not a CloudEvent: "+oneLine(err)+"; POST a CloudEvent (binary or structured mode) to tell the function the cluster changed")
 		return
 	}
 	if err := ev.Validate(); err != nil {
-		respond.Error(w, http.StatusBadRequest, "invalid CloudEvent: "+err.Error())
+		respond.Error(w, http.StatusBadRequest, "invalid CloudEvent: "+oneLine(err))
 		return
 	}
 	a.log.Debug("change notification", "type", ev.Type(), "source", ev.Source(), "subject", ev.Subject(), "id", ev.ID())
 	a.Notify()
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// oneLine returns an error's message on one line: the SDK's messages list
+// their problems on several.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 }

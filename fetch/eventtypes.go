@@ -76,7 +76,11 @@ func (e *eventTypeItem) eventType() EventType {
 // eventTypeVersions returns the versions to try, in order: the storage
 // version first when the CRD says which one it is.
 func (r *reader) eventTypeVersions(ctx context.Context) []string {
-	crd, err := r.c.Dynamic.Resource(crdsGVR).Get(ctx, eventTypesCRD, metav1.GetOptions{})
+	var crd *unstructured.Unstructured
+	err := r.request(ctx, func() (err error) {
+		crd, err = r.c.Dynamic.Resource(crdsGVR).Get(ctx, eventTypesCRD, metav1.GetOptions{})
+		return err
+	})
 	if err != nil {
 		return eventTypeVersions
 	}

@@ -18,6 +18,11 @@ import (
 	"github.com/knative-eventmesh/function/kubeclient"
 )
 
+// MaxInFlight bounds the API requests one build has in flight. A build of
+// the whole cluster makes about 15; a mesh of many namespaces makes about
+// that many per namespace, and would otherwise fire them all at once.
+const MaxInFlight = 32
+
 // DefaultPageSize is the number of objects asked for in one LIST request.
 // Large pages keep the number of round trips low; the limit keeps any one
 // response of a huge cluster to a few megabytes.
@@ -44,7 +49,7 @@ func All(ctx context.Context, c *kubeclient.Clients, opts Options) (*Objects, er
 	if opts.PageSize <= 0 {
 		opts.PageSize = DefaultPageSize
 	}
-	r := &reader{c: c, opts: opts, objs: &Objects{}}
+	r := &reader{c: c, opts: opts, objs: &Objects{}, inFlight: make(chan struct{}, MaxInFlight)}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.brokers(ctx) })
 	g.Go(func() error { return r.eventTypes(ctx) })
@@ -66,6 +71,19 @@ type reader struct {
 	// lists are the subscriber lists started by prefetch, by kind.
 	lists      map[schema.GroupVersionKind]*kindList
 	prefetches sync.WaitGroup
+	// inFlight holds a token for each API request under way.
+	inFlight chan struct{}
+}
+
+// request runs one API request when fewer than MaxInFlight are under way.
+func (r *reader) request(ctx context.Context, do func() error) error {
+	select {
+	case r.inFlight <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-r.inFlight }()
+	return do()
 }
 
 // namespaces returns the namespaces to list in: "" (all) when unscoped.
@@ -202,7 +220,13 @@ func (r *reader) listMetadata(ctx context.Context, gvr schema.GroupVersionResour
 // fetched while fn works through the current one. An error says what was
 // being done (doing, e.g. "list triggers.eventing.knative.dev").
 func (r *reader) each(ctx context.Context, doing string, page pager.ListPageFunc, fn func(runtime.Object) error) error {
-	p := pager.New(page)
+	p := pager.New(func(ctx context.Context, o metav1.ListOptions) (obj runtime.Object, err error) {
+		err = r.request(ctx, func() error {
+			obj, err = page(ctx, o)
+			return err
+		})
+		return obj, err
+	})
 	p.PageSize = r.opts.PageSize
 	p.PageBufferSize = 2
 	if err := p.EachListItem(ctx, metav1.ListOptions{}, fn); err != nil {

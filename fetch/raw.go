@@ -36,7 +36,11 @@ func listRaw[T any](ctx context.Context, r *reader, doing string, path []string,
 			req = req.Param("continue", cont)
 		}
 		var p page[T]
-		raw, err := req.Do(ctx).Raw()
+		var raw []byte
+		err := r.request(ctx, func() (err error) {
+			raw, err = req.Do(ctx).Raw()
+			return err
+		})
 		if err == nil {
 			err = json.UnmarshalCaseSensitivePreserveInts(raw, &p)
 		}

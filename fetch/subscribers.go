@@ -211,7 +211,11 @@ func (r *reader) getEach(ctx context.Context, gvk schema.GroupVersionKind, refs 
 	g.SetLimit(maxGets)
 	for _, ref := range refs {
 		g.Go(func() error {
-			obj, err := r.c.Metadata.Resource(gvr).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			var obj *metav1.PartialObjectMetadata
+			err := r.request(ctx, func() (err error) {
+				obj, err = r.c.Metadata.Resource(gvr).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+				return err
+			})
 			switch {
 			case err == nil:
 				if id := obj.Labels[BackstageIDLabel]; id != "" {

@@ -25,7 +25,9 @@ func convertEventType(in *fetch.EventType) (*eventType, error) {
 	if typ == "" {
 		return nil, errors.New("no CloudEvent type: neither spec.type nor a type attribute with a value")
 	}
-	attrs["type"] = typ
+	if !template(typ) {
+		attrs["type"] = typ
+	}
 
 	et := &eventType{
 		EventType: mesh.EventType{
@@ -78,7 +80,7 @@ func pinnedAttributes(in *fetch.EventType) map[string]string {
 		attrs["source"] = in.V1beta2.Source.String()
 	}
 	for _, a := range in.V1beta3.Attributes {
-		if a.Name == "" || a.Value == "" || strings.ContainsAny(a.Value, "{}") {
+		if a.Name == "" || a.Value == "" || template(a.Value) {
 			continue
 		}
 		attrs[strings.ToLower(a.Name)] = a.Value
@@ -86,12 +88,19 @@ func pinnedAttributes(in *fetch.EventType) map[string]string {
 	return attrs
 }
 
-// attributeValue returns the value of a v1beta3 attribute, or "".
+// template reports whether an attribute value is a template of values
+// rather than one value.
+func template(v string) bool { return strings.ContainsAny(v, "{}") }
+
+// attributeValue returns the value of a v1beta3 attribute, or "". When the
+// attribute is listed more than once, the last value counts, as in
+// Eventing's validation.
 func attributeValue(in *fetch.EventType, name string) string {
+	var v string
 	for _, a := range in.V1beta3.Attributes {
-		if strings.EqualFold(a.Name, name) {
-			return a.Value
+		if strings.EqualFold(a.Name, name) && a.Value != "" {
+			v = a.Value
 		}
 	}
-	return ""
+	return v
 }

@@ -203,3 +203,37 @@ func TestMeshRelations(t *testing.T) {
 		t.Errorf("broker provides %q", got)
 	}
 }
+
+func TestDuplicateAndTemplatedTypes(t *testing.T) {
+	attrs := func(defs ...v1beta3.EventAttributeDefinition) *fetch.EventType {
+		return &fetch.EventType{V1beta3: v1beta3.EventTypeSpec{Attributes: defs}}
+	}
+	tests := []struct {
+		name     string
+		in       *fetch.EventType
+		typ      string
+		pinned   bool
+		wantSkip bool
+	}{
+		{"empty then set", attrs(v1beta3.EventAttributeDefinition{Name: "type"}, v1beta3.EventAttributeDefinition{Name: "type", Value: "b"}), "b", true, false},
+		{"last wins", attrs(v1beta3.EventAttributeDefinition{Name: "type", Value: "a"}, v1beta3.EventAttributeDefinition{Name: "TYPE", Value: "b"}), "b", true, false},
+		{"template", attrs(v1beta3.EventAttributeDefinition{Name: "type", Value: "com.example.{kind}"}), "com.example.{kind}", false, false},
+		{"only empty", attrs(v1beta3.EventAttributeDefinition{Name: "type"}), "", false, true},
+	}
+	for _, tt := range tests {
+		et, err := convertEventType(tt.in)
+		if tt.wantSkip {
+			if err == nil {
+				t.Errorf("%s: no error", tt.name)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		_, pinned := et.attrs["type"]
+		if et.Type != tt.typ || pinned != tt.pinned {
+			t.Errorf("%s: type %q pinned %v, want %q pinned %v", tt.name, et.Type, pinned, tt.typ, tt.pinned)
+		}
+	}
+}
