@@ -65,9 +65,15 @@ fuzz:
 
 CONTROL_PLANE := $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd $(KUBE_BIN)/kube-controller-manager
 
+# A test binary that dies hard (a -timeout panic) leaves envtest's
+# kube-apiserver and etcd behind, as orphans: they run in their own process
+# group. Whatever the result, reap the orphans of our binaries (a `make run`
+# still running elsewhere has a parent, and is left alone).
 .PHONY: e2e
 e2e: $(CONTROL_PLANE) $(ADAPTER) $(FUNC)
-	cd tests && go vet ./... && go test -count=1 -timeout 30m ./...
+	status=0; (cd tests && go vet ./... && go test -count=1 -timeout 30m ./...) || status=$$?; \
+	pkill -P 1 -f '$(KUBE_BIN)/' || true; \
+	exit $$status
 
 # The load test with its figures (p50/p99 latency, peak RSS), and a soak:
 # the same load repeated for SOAK (default 5m), memory checked each round.
