@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/knative-eventmesh/function/fetch"
+	"github.com/knative-eventmesh/function/kubeclient"
 	"github.com/knative-eventmesh/function/mesh"
 	"github.com/knative-eventmesh/function/relate"
 	"github.com/knative-eventmesh/function/respond"
@@ -68,19 +69,13 @@ func (f *Function) serveMesh(w http.ResponseWriter, r *http.Request, namespaces 
 
 // build builds and encodes the mesh with the caller's token.
 func (f *Function) build(ctx context.Context, tok string, namespaces []string) (*built, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.settings.Timeout)
-	defer cancel()
 	clients, err := f.clients.ForToken(tok)
 	if err != nil {
 		return nil, fmt.Errorf("building clients: %w", err)
 	}
-	objs, err := fetch.All(ctx, clients, fetch.Options{Namespaces: namespaces, PageSize: f.settings.PageSize})
+	m, warnings, err := f.meshOf(ctx, clients, namespaces)
 	if err != nil {
 		return nil, err
-	}
-	m, skipped := relate.Mesh(objs)
-	for _, s := range append(objs.Skipped, skipped...) {
-		f.log.Debug("left out of the mesh", "reason", s)
 	}
 	body, err := mesh.Encode(m)
 	if err != nil {
@@ -89,9 +84,26 @@ func (f *Function) build(ctx context.Context, tok string, namespaces []string) (
 	return &built{
 		body:     body,
 		etag:     respond.ETag(body),
-		warnings: objs.Warnings,
+		warnings: warnings,
 		counts:   [4]int{len(m.EventTypes), len(m.Brokers), len(m.Subscribables), len(m.Sources)},
 	}, nil
+}
+
+// meshOf reads and relates the mesh of namespaces (nil: the whole cluster)
+// with clients, within the request deadline. It also returns the parts of
+// the mesh left out because clients may not read them.
+func (f *Function) meshOf(ctx context.Context, clients *kubeclient.Clients, namespaces []string) (*mesh.Mesh, []string, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.settings.Timeout)
+	defer cancel()
+	objs, err := fetch.All(ctx, clients, fetch.Options{Namespaces: namespaces, PageSize: f.settings.PageSize})
+	if err != nil {
+		return nil, nil, err
+	}
+	m, skipped := relate.Mesh(objs)
+	for _, s := range append(objs.Skipped, skipped...) {
+		f.log.Debug("left out of the mesh", "reason", s)
+	}
+	return m, objs.Warnings, nil
 }
 
 // buildKey identifies identical requests: the same token and namespaces.

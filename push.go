@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/knative-eventmesh/function/announce"
-	"github.com/knative-eventmesh/function/fetch"
 	"github.com/knative-eventmesh/function/mesh"
-	"github.com/knative-eventmesh/function/relate"
 	"github.com/knative-eventmesh/function/respond"
 )
 
@@ -46,14 +44,11 @@ func (f *Function) startPush(namespace string, env map[string]string) error {
 	}
 	store := &announce.Store{ConfigMaps: own.Core.ConfigMaps(cmp.Or(p.StateNamespace, namespace)), Name: p.StateConfigMap}
 	build := func(ctx context.Context) (*mesh.Mesh, error) {
-		ctx, cancel := context.WithTimeout(ctx, f.settings.Timeout)
-		defer cancel()
-		objs, err := fetch.All(ctx, own, fetch.Options{PageSize: f.settings.PageSize})
-		if err != nil {
-			return nil, err
+		m, warnings, err := f.meshOf(ctx, own, nil)
+		for _, w := range warnings {
+			f.log.Warn("push: the function's own ServiceAccount may not read part of the mesh; grant it in rbac/", "left out", w)
 		}
-		m, _ := relate.Mesh(objs)
-		return m, nil
+		return m, err
 	}
 	f.push, err = announce.New(cfg, build, store, f.log.With("component", "push"))
 	if err != nil {
