@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"os"
 	"path/filepath"
@@ -153,4 +154,23 @@ func (c *Cluster) InstallRBAC(ctx context.Context, dir string) error {
 		}
 	}
 	return nil
+}
+
+// NamespaceReaderToken returns a token of ServiceAccount ns/sa, bound to
+// rbac/'s eventmesh-reader ClusterRole in namespace ns only: it may read
+// the mesh of that namespace, and nothing at the cluster scope (not even
+// the CRDs). InstallRBAC must have run.
+func (c *Cluster) NamespaceReaderToken(ctx context.Context, ns, sa string) (string, error) {
+	if err := c.CreateNamespace(ctx, ns); err != nil {
+		return "", err
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: sa + "-mesh-reader", Namespace: ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "eventmesh-reader"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: ns}},
+	}
+	if _, err := c.client.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", fmt.Errorf("binding %s/%s to eventmesh-reader: %w", ns, sa, err)
+	}
+	return c.Token(ctx, ns, sa, time.Hour)
 }

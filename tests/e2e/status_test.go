@@ -112,21 +112,10 @@ func TestNamespaceScope(t *testing.T) {
 	a, b := newNamespace(t), newNamespace(t)
 	apply(t, a, broker+eventType("e", "com.example.a", "b"))
 	apply(t, b, broker+eventType("e", "com.example.b", "b"))
-	tok := token(t, a, "team-a", `
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: mesh-reader
-  namespace: {{ns}}
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: eventmesh-reader
-subjects:
-- kind: ServiceAccount
-  name: {{sa}}
-  namespace: {{ns}}
-`)
+	tok, err := testCluster.NamespaceReaderToken(context.Background(), a, "team-a")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	r := fn.Get(t, "/namespaces/"+a+"/v1/getEventMesh", tok)
 	if r.Status != http.StatusOK {

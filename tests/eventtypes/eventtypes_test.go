@@ -59,7 +59,7 @@ func TestMain(m *testing.M) {
 		if readerToken, err = c.Token(ctx, "knative-eventing", "eventmesh-reader", time.Hour); err != nil {
 			return err
 		}
-		scopedToken, err = c.Token(ctx, "shop", "team", time.Hour)
+		scopedToken, err = c.NamespaceReaderToken(ctx, "shop", "team")
 		return err
 	})
 }
@@ -169,20 +169,6 @@ spec:
       apiVersion: serving.knative.dev/v1
       kind: Service
       name: other
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: team-mesh-reader
-  namespace: shop
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: eventmesh-reader
-subjects:
-- kind: ServiceAccount
-  name: team
-  namespace: shop
 `
 
 func want() *mesh.Mesh {

@@ -234,10 +234,11 @@ func TestNoTokenInLogs(t *testing.T) {
 	legacy := use("reader's Secret token", secretToken(t, admin, eventing, "eventmesh-reader-token"))
 	fresh := use("re-signed reader token", freshToken)
 	nobody := use("token without permissions", mustToken(t, "hostile-leak", "nobody"))
-	if err := testCluster.Apply(ctx, []byte(scopedBinding)); err != nil {
+	scopedToken, err := testCluster.NamespaceReaderToken(ctx, "shop", "team")
+	if err != nil {
 		t.Fatal(err)
 	}
-	scoped := use("token of namespace shop", mustToken(t, "shop", "team"))
+	scoped := use("token of namespace shop", scopedToken)
 	expired := use("expired token", expiredToken)
 	foreign := use("another cluster's token", foreignToken)
 	forgedReader := use("reader token, forged signature", forged(readerToken))
@@ -356,30 +357,6 @@ func headerToken(h [2]string) string {
 	}
 	return v
 }
-
-// scopedBinding lets ServiceAccount shop/team read the mesh of namespace
-// shop only.
-const scopedBinding = `
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: team
-  namespace: shop
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: team-mesh-reader
-  namespace: shop
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: eventmesh-reader
-subjects:
-- kind: ServiceAccount
-  name: team
-  namespace: shop
-`
 
 // leakBroker changes the mesh.
 const leakBroker = `

@@ -62,7 +62,7 @@ func TestMain(m *testing.M) {
 			return err
 		}
 		for i := range teams {
-			if tokens[i], err = c.Token(ctx, team(i), "backstage", time.Hour); err != nil {
+			if tokens[i], err = c.NamespaceReaderToken(ctx, team(i), "backstage"); err != nil {
 				return err
 			}
 		}
@@ -72,9 +72,8 @@ func TestMain(m *testing.M) {
 
 func team(i int) string { return fmt.Sprintf("team-%d", i) }
 
-// seedTeam creates a team's namespace with a Broker, EventTypes, Triggers
-// each to a labelled Knative Service of its own, and a ServiceAccount that
-// may read the mesh of that namespace only.
+// seedTeam creates a team's namespace with a Broker, EventTypes, and
+// Triggers each to a labelled Knative Service of its own.
 func seedTeam(ctx context.Context, c *cluster.Cluster, i int) error {
 	ns := team(i)
 	var b strings.Builder
@@ -87,27 +86,6 @@ func seedTeam(ctx context.Context, c *cluster.Cluster, i int) error {
 		fmt.Fprintf(&b, "---\napiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: sub-%d\n  namespace: %s\n  labels:\n    backstage.io/kubernetes-id: %s-sub-%d\nspec:\n  template:\n    spec:\n      containers:\n      - image: example.com/app\n", s, ns, ns, s)
 		fmt.Fprintf(&b, "---\napiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: trigger-%d\n  namespace: %s\nspec:\n  broker: b\n  filter:\n    attributes:\n      type: com.%s.type-%d\n  subscriber:\n    ref:\n      apiVersion: serving.knative.dev/v1\n      kind: Service\n      name: sub-%d\n", s, ns, ns, s%typesPerTeam, s)
 	}
-	fmt.Fprintf(&b, `---
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: backstage
-  namespace: %[1]s
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: backstage-mesh-reader
-  namespace: %[1]s
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: eventmesh-reader
-subjects:
-- kind: ServiceAccount
-  name: backstage
-  namespace: %[1]s
-`, ns)
 	return c.Apply(ctx, []byte(b.String()))
 }
 
