@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -71,7 +72,15 @@ func (f *Function) serveEvent(w http.ResponseWriter, r *http.Request) {
 		respond.Error(w, http.StatusConflict, "push is off: set K_SINK (a SinkBinding does) to have the function announce mesh changes")
 		return
 	}
-	f.push.ServeHTTP(w, r)
+	var rej *announce.Rejection
+	switch err := f.push.Take(r); {
+	case err == nil:
+		w.WriteHeader(http.StatusAccepted)
+	case errors.As(err, &rej):
+		respond.Error(w, rej.Status, rej.Reason)
+	default:
+		respond.Error(w, http.StatusBadRequest, err.Error())
+	}
 }
 
 // serviceReference is the URI reference of a Knative Service, the source

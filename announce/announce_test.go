@@ -3,6 +3,7 @@ package announce
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/knative-eventmesh/function/mesh"
+	"github.com/knative-eventmesh/function/respond"
 )
 
 func testMesh() *mesh.Mesh {
@@ -127,7 +129,7 @@ func TestIntake(t *testing.T) {
 			r.Header.Set(k, v)
 		}
 		w := httptest.NewRecorder()
-		a.ServeHTTP(w, r)
+		serve(a, w, r)
 		if w.Code != tt.status {
 			t.Errorf("%s: status %d, want %d: %s", tt.name, w.Code, tt.status, w.Body)
 		}
@@ -140,4 +142,19 @@ func TestIntake(t *testing.T) {
 	default:
 		t.Error("no notification after accepted events")
 	}
+}
+
+// serve answers r as the function does: 202 when the notice was taken,
+// else the rejection's status with a JSON error.
+func serve(a *Announcer, w http.ResponseWriter, r *http.Request) {
+	err := a.Take(r)
+	if err == nil {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	var rej *Rejection
+	if !errors.As(err, &rej) {
+		rej = &Rejection{http.StatusInternalServerError, err.Error()}
+	}
+	respond.Error(w, rej.Status, rej.Reason)
 }

@@ -48,7 +48,7 @@ func FuzzIntake(f *testing.F) {
 			}
 		}
 		w := httptest.NewRecorder()
-		a.ServeHTTP(w, r)
+		serve(a, w, r)
 
 		queued := false
 		select {

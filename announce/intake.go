@@ -6,37 +6,41 @@ import (
 	"strings"
 
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
-
-	"github.com/knative-eventmesh/function/respond"
 )
 
 // MaxEventBytes bounds the body of an incoming CloudEvent. Change
 // notifications carry at most one object; the function reads none of it.
 const MaxEventBytes = 1 << 20
 
-// ServeHTTP takes a CloudEvent, in binary or structured mode, as a notice
-// that the cluster may have changed. It answers 202 at once and never
-// returns mesh data: the rebuild happens later, with the function's own
-// identity.
-func (a *Announcer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxEventBytes)
+// Rejection is why an incoming request was not taken as a change
+// notification, with the HTTP status to answer.
+type Rejection struct {
+	Status int
+	Reason string
+}
+
+func (r *Rejection) Error() string { return r.Reason }
+
+// Take reads a CloudEvent, in binary or structured mode, from r as a
+// notice that the cluster may have changed. It returns nil when the notice
+// was taken, else a *Rejection. It never returns mesh data: the rebuild
+// happens later, with the function's own identity.
+func (a *Announcer) Take(r *http.Request) error {
+	r.Body = http.MaxBytesReader(nil, r.Body, MaxEventBytes)
 	ev, err := cehttp.NewEventFromHTTPRequest(r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			respond.Error(w, http.StatusRequestEntityTooLarge, "CloudEvent too large: at most 1 MiB")
-			return
+			return &Rejection{http.StatusRequestEntityTooLarge, "CloudEvent too large: at most 1 MiB"}
 		}
-		respond.Error(w, http.StatusBadRequest, "not a CloudEvent: "+oneLine(err)+"; POST a CloudEvent (binary or structured mode) to tell the function the cluster changed")
-		return
+		return &Rejection{http.StatusBadRequest, "not a CloudEvent: " + oneLine(err) + "; POST a CloudEvent (binary or structured mode) to tell the function the cluster changed"}
 	}
 	if err := ev.Validate(); err != nil {
-		respond.Error(w, http.StatusBadRequest, "invalid CloudEvent: "+oneLine(err))
-		return
+		return &Rejection{http.StatusBadRequest, "invalid CloudEvent: " + oneLine(err)}
 	}
 	a.log.Debug("change notification", "type", ev.Type(), "source", ev.Source(), "subject", ev.Subject(), "id", ev.ID())
 	a.Notify()
-	w.WriteHeader(http.StatusAccepted)
+	return nil
 }
 
 // oneLine returns an error's message on one line: the SDK's messages list
