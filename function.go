@@ -19,10 +19,10 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/gzhttp"
-	"k8s.io/klog/v2"
 
 	"github.com/knative-eventmesh/function/announce"
 	"github.com/knative-eventmesh/function/coalesce"
+	"github.com/knative-eventmesh/function/filter"
 	"github.com/knative-eventmesh/function/kubeclient"
 	"github.com/knative-eventmesh/function/respond"
 )
@@ -42,6 +42,9 @@ type Function struct {
 
 	builds  coalesce.Group[*built]
 	handler http.Handler
+	// filters compiles Trigger filters for every build, keeping CESQL
+	// expressions compiled from one build to the next.
+	filters *filter.Compiler
 
 	// Push, when K_SINK is set.
 	push     *announce.Announcer
@@ -59,7 +62,7 @@ func WithLogOutput(w io.Writer) Option {
 
 // New returns a Function. func's scaffolding calls it with no options.
 func New(opts ...Option) *Function {
-	f := &Function{logOut: os.Stderr, started: make(chan struct{})}
+	f := &Function{logOut: os.Stderr, started: make(chan struct{}), filters: filter.NewCompiler(0)}
 	for _, o := range opts {
 		o(f)
 	}
@@ -89,9 +92,7 @@ func (f *Function) start(env map[string]string) error {
 	}
 	f.settings = s
 	f.log = slog.New(slog.NewJSONHandler(f.logOut, &slog.HandlerOptions{Level: s.LogLevel}))
-	// client-go logs through klog, a process-wide logger: send its lines
-	// into the same structured log.
-	klog.SetSlogLogger(slog.New(clientGoLog{f.log.Handler()}).With("logger", "client-go"))
+	routeClientGoLog(f.log)
 	base, namespace, err := kubeclient.Load(env)
 	if err != nil {
 		return err

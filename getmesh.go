@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +58,9 @@ func (f *Function) serveMesh(w http.ResponseWriter, r *http.Request, namespaces 
 	}
 	if err != nil {
 		status, msg := respond.Status(err, f.settings.Timeout)
+		if d := respond.RetryAfter(err); d > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(d.Round(time.Second)/time.Second)))
+		}
 		log.Warn("mesh request failed", "status", status, "error", err.Error(), "duration", time.Since(start).String())
 		respond.Error(w, status, msg)
 		return
@@ -99,7 +103,7 @@ func (f *Function) meshOf(ctx context.Context, clients *kubeclient.Clients, name
 	if err != nil {
 		return nil, nil, err
 	}
-	m, skipped := relate.Mesh(objs)
+	m, skipped := relate.Mesh(objs, f.filters)
 	for _, s := range append(objs.Skipped, skipped...) {
 		f.log.Debug("left out of the mesh", "reason", s)
 	}

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"knative.dev/eventing/pkg/apis/eventing/v1beta2"
 	"knative.dev/eventing/pkg/apis/eventing/v1beta3"
+
+	"github.com/knative-eventmesh/function/objects"
 )
 
 var (
@@ -29,7 +31,7 @@ const eventTypesCRD = "eventtypes.eventing.knative.dev"
 // CRD, at the first of eventTypeVersions the cluster serves.
 func (r *reader) eventTypes(ctx context.Context) error {
 	versions := r.eventTypeVersions(ctx)
-	items, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]EventType, error) {
+	items, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]objects.EventType, error) {
 		var err error
 		for _, v := range versions {
 			var items []eventTypeItem
@@ -38,7 +40,7 @@ func (r *reader) eventTypes(ctx context.Context) error {
 			if apierrors.IsNotFound(err) {
 				continue // this version is not served
 			}
-			out := make([]EventType, len(items))
+			out := make([]objects.EventType, len(items))
 			for i := range items {
 				out[i] = items[i].eventType()
 			}
@@ -61,16 +63,29 @@ type eventTypeItem struct {
 	} `json:"spec"`
 }
 
-func (e *eventTypeItem) eventType() EventType {
-	return EventType{
-		Meta:    e.Metadata.toObjectMeta(),
-		V1beta2: e.Spec.EventTypeSpec,
-		V1beta3: v1beta3.EventTypeSpec{
-			Reference:   e.Spec.Reference,
-			Description: e.Spec.Description,
-			Attributes:  e.Spec.Attributes,
-		},
+func (e *eventTypeItem) eventType() objects.EventType {
+	spec := &e.Spec
+	et := objects.EventType{
+		Meta:        e.Metadata.meta(),
+		Type:        spec.Type,
+		SchemaData:  spec.SchemaData,
+		Description: spec.Description,
+		Broker:      spec.Broker,
+		Reference:   referenceOf(spec.Reference),
 	}
+	if spec.Source != nil {
+		et.Source = spec.Source.String()
+	}
+	if spec.Schema != nil {
+		et.Schema = spec.Schema.String()
+	}
+	if spec.Attributes != nil {
+		et.Attributes = make([]objects.Attribute, len(spec.Attributes))
+		for i, a := range spec.Attributes {
+			et.Attributes[i] = objects.Attribute{Name: a.Name, Value: a.Value, Required: a.Required}
+		}
+	}
+	return et
 }
 
 // eventTypeVersions returns the versions to try, in order: the storage
@@ -91,12 +106,12 @@ func (r *reader) eventTypeVersions(ctx context.Context) []string {
 	return append([]string{storage}, slices.DeleteFunc(slices.Clone(eventTypeVersions), func(v string) bool { return v == storage })...)
 }
 
-// metaOf returns the metadata of u that the mesh shows.
-func metaOf(u *unstructured.Unstructured) metav1.ObjectMeta {
-	return metav1.ObjectMeta{
+// unstructuredMeta returns the metadata of u that the mesh shows.
+func unstructuredMeta(u *unstructured.Unstructured) objects.Meta {
+	return objects.Meta{
 		Name:        u.GetName(),
 		Namespace:   u.GetNamespace(),
-		UID:         u.GetUID(),
+		UID:         string(u.GetUID()),
 		Labels:      u.GetLabels(),
 		Annotations: u.GetAnnotations(),
 	}

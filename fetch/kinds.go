@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
+
+	"github.com/knative-eventmesh/function/objects"
 )
 
 // The labels Knative puts on the CRDs of channels and of sources.
@@ -22,7 +24,7 @@ const (
 // and lists their objects.
 func (r *reader) crdKinds(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	var subscribables, sources []Object
+	var subscribables, sources []objects.Object
 	g.Go(func() (err error) {
 		subscribables, err = r.kindObjects(ctx, SubscribableLabel, false)
 		return err
@@ -41,16 +43,16 @@ func (r *reader) crdKinds(ctx context.Context) error {
 // kindObjects lists the CRDs that carry label, then the objects of each,
 // in parallel. withSink reads whole objects, for spec.sink; otherwise only
 // metadata is read.
-func (r *reader) kindObjects(ctx context.Context, label string, withSink bool) ([]Object, error) {
+func (r *reader) kindObjects(ctx context.Context, label string, withSink bool) ([]objects.Object, error) {
 	kinds, err := r.kinds(ctx, label)
 	if err != nil {
 		return nil, err
 	}
-	parts := make([][]Object, len(kinds))
+	parts := make([][]objects.Object, len(kinds))
 	g, ctx := errgroup.WithContext(ctx)
 	for i, k := range kinds {
 		g.Go(func() error {
-			objs, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]Object, error) {
+			objs, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]objects.Object, error) {
 				if withSink {
 					return r.listSources(ctx, k, ns)
 				}
@@ -67,7 +69,7 @@ func (r *reader) kindObjects(ctx context.Context, label string, withSink bool) (
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	var all []Object
+	var all []objects.Object
 	for _, p := range parts {
 		all = append(all, p...)
 	}
@@ -76,7 +78,7 @@ func (r *reader) kindObjects(ctx context.Context, label string, withSink bool) (
 
 // kinds lists the CRDs that carry label. CRDs are cluster-scoped: a token
 // that may not list them gets a mesh without these kinds, and a warning.
-func (r *reader) kinds(ctx context.Context, label string) ([]*Kind, error) {
+func (r *reader) kinds(ctx context.Context, label string) ([]*objects.Kind, error) {
 	var crds []unstructured.Unstructured
 	err := r.each(ctx, what("list", resourceName(crdsGVR), ""), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		o.LabelSelector = label
@@ -89,7 +91,7 @@ func (r *reader) kinds(ctx context.Context, label string) ([]*Kind, error) {
 	if err != nil {
 		return nil, err
 	}
-	kinds := make([]*Kind, 0, len(crds))
+	kinds := make([]*objects.Kind, 0, len(crds))
 	for i := range crds {
 		k, err := kindOf(&crds[i])
 		if err != nil {
@@ -102,7 +104,7 @@ func (r *reader) kinds(ctx context.Context, label string) ([]*Kind, error) {
 }
 
 // kindOf reads the resource type a CRD defines.
-func kindOf(crd *unstructured.Unstructured) (*Kind, error) {
+func kindOf(crd *unstructured.Unstructured) (*objects.Kind, error) {
 	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
 	plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
 	kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
@@ -110,42 +112,39 @@ func kindOf(crd *unstructured.Unstructured) (*Kind, error) {
 	if group == "" || plural == "" || kind == "" || !ok {
 		return nil, fmt.Errorf("no served version, group, plural or kind")
 	}
-	return &Kind{
-		GroupVersionResource: schema.GroupVersionResource{Group: group, Version: version, Resource: plural},
-		Kind:                 kind,
-		Annotations:          crd.GetAnnotations(),
-	}, nil
+	return &objects.Kind{Group: group, Version: version, Resource: plural, Kind: kind, Annotations: crd.GetAnnotations()}, nil
 }
 
 // listChannels lists the metadata of k's objects: all a channel shows.
-func (r *reader) listChannels(ctx context.Context, k *Kind, ns string) ([]Object, error) {
-	items, err := r.listMetadata(ctx, k.GroupVersionResource, ns, "")
+func (r *reader) listChannels(ctx context.Context, k *objects.Kind, ns string) ([]objects.Object, error) {
+	items, err := r.listMetadata(ctx, gvrOf(k), ns, "")
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Object, len(items))
+	out := make([]objects.Object, len(items))
 	for i := range items {
-		out[i] = Object{Kind: k, Meta: items[i].ObjectMeta}
+		out[i] = objects.Object{Kind: k, Meta: metaOf(&items[i].ObjectMeta)}
 	}
 	return out, nil
 }
 
 // listSources lists k's objects whole, for spec.sink.
-func (r *reader) listSources(ctx context.Context, k *Kind, ns string) ([]Object, error) {
-	var out []Object
-	err := r.each(ctx, what("list", resourceName(k.GroupVersionResource), ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-		return r.c.Dynamic.Resource(k.GroupVersionResource).Namespace(ns).List(ctx, o)
+func (r *reader) listSources(ctx context.Context, k *objects.Kind, ns string) ([]objects.Object, error) {
+	var out []objects.Object
+	gvr := gvrOf(k)
+	err := r.each(ctx, what("list", resourceName(gvr), ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return r.c.Dynamic.Resource(gvr).Namespace(ns).List(ctx, o)
 	}, func(o runtime.Object) error {
 		u, ok := o.(*unstructured.Unstructured)
 		if !ok {
 			return fmt.Errorf("unexpected list item %T", o)
 		}
-		src := Object{Kind: k, Meta: metaOf(u)}
+		src := objects.Object{Kind: k, Meta: unstructuredMeta(u)}
 		sink, err := sinkRef(u)
 		if err != nil {
 			r.skip("sink of %s %s/%s: %v", k.Kind, u.GetNamespace(), u.GetName(), err)
 		}
-		src.Sink = sink
+		src.Sink = referenceOf(sink)
 		out = append(out, src)
 		return nil
 	})
@@ -164,4 +163,9 @@ func sinkRef(u *unstructured.Unstructured) (*duckv1.KReference, error) {
 		return nil, fmt.Errorf("decoding spec.sink.ref: %w", err)
 	}
 	return &k, nil
+}
+
+// gvrOf returns the resource of a kind.
+func gvrOf(k *objects.Kind) schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: k.Group, Version: k.Version, Resource: k.Resource}
 }

@@ -6,8 +6,9 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/json"
+
+	"github.com/knative-eventmesh/function/objects"
 )
 
 // page is one page of a list, its items decoded into T.
@@ -41,15 +42,15 @@ func listRaw[T any](ctx context.Context, r *reader, doing string, path []string,
 			raw, err = req.Do(ctx).Raw()
 			return err
 		})
-		if err == nil {
-			err = json.UnmarshalCaseSensitivePreserveInts(raw, &p)
-		}
 		if apierrors.IsResourceExpired(err) && cont != "" {
 			items, limit, cont = nil, 0, ""
 			continue
 		}
 		if err != nil {
-			return nil, &Error{Doing: doing, Err: err}
+			return nil, wrap(doing, err)
+		}
+		if err := json.UnmarshalCaseSensitivePreserveInts(raw, &p); err != nil {
+			return nil, malformed(doing, err)
 		}
 		if seen != nil {
 			seen(p.Items)
@@ -71,7 +72,7 @@ func collectionPath(group, version, resource, ns string) []string {
 	return []string{"/apis", group, version, "namespaces", ns, resource}
 }
 
-// objectMeta is the part of an object's metadata the mesh shows.
+// objectMeta is the part of an object's metadata the mesh shows, as listed.
 type objectMeta struct {
 	Name        string            `json:"name"`
 	Namespace   string            `json:"namespace"`
@@ -80,6 +81,6 @@ type objectMeta struct {
 	Annotations map[string]string `json:"annotations"`
 }
 
-func (m *objectMeta) toObjectMeta() metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: types.UID(m.UID), Labels: m.Labels, Annotations: m.Annotations}
+func (m *objectMeta) meta() objects.Meta {
+	return objects.Meta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, Labels: m.Labels, Annotations: m.Annotations}
 }

@@ -163,14 +163,12 @@ func (c constant) eval(*input) outcome { return outcome(c) }
 
 // compileCESQL compiles expr, or returns what it compiled to before.
 func (cp *Compiler) compileCESQL(expr string) (condition, error) {
-	if r, ok := cp.cesql[expr]; ok {
+	if r, ok := cp.cesql.Get(expr); ok {
+		r := r.(compiledCESQL)
 		return r.c, r.err
 	}
 	c, err := compileCESQL(expr)
-	if cp.cesql == nil {
-		cp.cesql = map[string]compiledCESQL{}
-	}
-	cp.cesql[expr] = compiledCESQL{c, err}
+	cp.cesql.Add(expr, compiledCESQL{c, err})
 	return c, err
 }
 

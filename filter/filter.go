@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 
-	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	"k8s.io/utils/lru"
+
+	"github.com/knative-eventmesh/function/objects"
 )
 
 // Filter is the compiled filter of a trigger. The zero value and a nil
@@ -15,20 +17,26 @@ type Filter struct {
 	root condition // nil: no filter
 }
 
-// Compile prepares the filters of a trigger spec. Spec.Filters (the
-// SubscriptionsAPIFilter list), when non-empty, overrides Spec.Filter, as in
-// Knative. Compile returns an error if a CESQL expression is invalid.
-func Compile(spec eventingv1.TriggerSpec) (*Filter, error) {
-	return new(Compiler).Compile(spec)
+// Compile prepares the filters of a trigger: Filters (the
+// SubscriptionsAPIFilter list), when non-empty, overrides the legacy
+// Attributes, as in Knative. Compile returns an error if a CESQL expression
+// is invalid.
+func Compile(t *objects.Trigger) (*Filter, error) {
+	return NewCompiler(1).Compile(t)
 }
 
-// Compiler compiles the filters of many triggers, each distinct CESQL
-// expression once: parsing CESQL is by far the costliest part of
-// compiling, and the Triggers of a mesh often repeat an expression. The
-// zero value is ready to use. A Compiler is not safe for concurrent use;
-// the Filters it returns are.
+// DefaultCacheSize is the number of CESQL expressions a Compiler keeps
+// compiled by default.
+const DefaultCacheSize = 4096
+
+// Compiler compiles the filters of many triggers, keeping the most
+// recently used CESQL expressions compiled: parsing CESQL is by far the
+// costliest part of compiling, and the Triggers of a mesh repeat their
+// expressions from one build to the next. One Compiler serves every build
+// of a process; it is safe for concurrent use, and so are the Filters it
+// returns.
 type Compiler struct {
-	cesql map[string]compiledCESQL
+	cesql *lru.Cache // expression → compiledCESQL
 }
 
 type compiledCESQL struct {
@@ -36,17 +44,26 @@ type compiledCESQL struct {
 	err error
 }
 
+// NewCompiler returns a Compiler that keeps up to size CESQL expressions
+// compiled (DefaultCacheSize when size < 1).
+func NewCompiler(size int) *Compiler {
+	if size < 1 {
+		size = DefaultCacheSize
+	}
+	return &Compiler{cesql: lru.New(size)}
+}
+
 // Compile is like the package's Compile.
-func (cp *Compiler) Compile(spec eventingv1.TriggerSpec) (*Filter, error) {
-	if len(spec.Filters) > 0 {
-		c, err := cp.compileList(spec.Filters, "filters")
+func (cp *Compiler) Compile(t *objects.Trigger) (*Filter, error) {
+	if len(t.Filters) > 0 {
+		c, err := cp.compileList(t.Filters, "filters")
 		if err != nil {
 			return nil, err
 		}
 		return &Filter{root: conjunction(c)}, nil
 	}
-	if spec.Filter != nil && len(spec.Filter.Attributes) > 0 {
-		return &Filter{root: attributesCondition(sortedPairs(spec.Filter.Attributes))}, nil
+	if len(t.Attributes) > 0 {
+		return &Filter{root: attributesCondition(sortedPairs(t.Attributes))}, nil
 	}
 	return &Filter{}, nil
 }
@@ -96,7 +113,7 @@ type condition interface {
 
 // compileList compiles a list of SubscriptionsAPIFilter entries; path names
 // the list in error messages.
-func (cp *Compiler) compileList(list []eventingv1.SubscriptionsAPIFilter, path string) ([]condition, error) {
+func (cp *Compiler) compileList(list []objects.Filter, path string) ([]condition, error) {
 	cs := make([]condition, 0, len(list))
 	for i, entry := range list {
 		c, err := cp.compileEntry(entry, fmt.Sprintf("%s[%d]", path, i))
@@ -111,7 +128,7 @@ func (cp *Compiler) compileList(list []eventingv1.SubscriptionsAPIFilter, path s
 // compileEntry compiles one SubscriptionsAPIFilter. Knative's webhook allows
 // one dialect per entry; should there be several, all of them must hold. An
 // entry without any dialect is True.
-func (cp *Compiler) compileEntry(entry eventingv1.SubscriptionsAPIFilter, path string) (condition, error) {
+func (cp *Compiler) compileEntry(entry objects.Filter, path string) (condition, error) {
 	var cs []condition
 	if len(entry.Exact) > 0 {
 		cs = append(cs, matchCondition{pairs: sortedPairs(entry.Exact), match: equal})
@@ -166,9 +183,13 @@ func sortedPairs(m map[string]string) []pair {
 	return ps
 }
 
+// anyValue, as the value of a legacy filter attribute, accepts any
+// non-empty value (Knative's TriggerAnyFilter).
+const anyValue = ""
+
 // attributesCondition is the legacy filter.attributes: every attribute must
-// equal its value, and the value "" (eventingv1.TriggerAnyFilter) accepts any
-// non-empty value, as in Knative.
+// equal its value, and the value "" (anyValue) accepts any non-empty value,
+// as in Knative.
 type attributesCondition []pair
 
 func (c attributesCondition) eval(in *input) tri {
@@ -178,8 +199,8 @@ func (c attributesCondition) eval(in *input) tri {
 		switch {
 		case !ok:
 			result = triUnknown
-		case p.value == eventingv1.TriggerAnyFilter && value == "",
-			p.value != eventingv1.TriggerAnyFilter && p.value != value:
+		case p.value == anyValue && value == "",
+			p.value != anyValue && p.value != value:
 			return triFalse
 		}
 	}

@@ -1,18 +1,15 @@
 package relate
 
 import (
-	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
-	duckv1 "knative.dev/pkg/apis/duck/v1"
-
-	"github.com/knative-eventmesh/function/fetch"
+	"github.com/knative-eventmesh/function/objects"
 )
 
 // addTriggers marks, for each Trigger whose broker exists, the broker's
 // EventTypes its filter lets through as consumed by its subscriber.
-func (b *builder) addTriggers(objs *fetch.Objects) {
+func (b *builder) addTriggers(objs *objects.Set) {
 	for i := range objs.Triggers {
 		t := &objs.Triggers[i]
-		id := subscriberID(objs, t.Spec.Subscriber.Ref, t.Namespace)
+		id := subscriberID(objs, t.Subscriber, t.Namespace)
 		if id == "" {
 			continue
 		}
@@ -24,7 +21,7 @@ func (b *builder) addTriggers(objs *fetch.Objects) {
 		if len(provided) == 0 {
 			continue
 		}
-		f, err := b.filters.Compile(t.Spec)
+		f, err := b.filters.Compile(t)
 		if err != nil {
 			b.skip("Trigger %s/%s: %v", t.Namespace, t.Name, err)
 			continue
@@ -40,11 +37,11 @@ func (b *builder) addTriggers(objs *fetch.Objects) {
 
 // brokerName returns the broker of a Trigger: spec.broker, or the name of
 // spec.brokerRef when it points into the Trigger's own namespace.
-func brokerName(t *eventingv1.Trigger) string {
-	if t.Spec.Broker != "" {
-		return t.Spec.Broker
+func brokerName(t *objects.Trigger) string {
+	if t.Broker != "" {
+		return t.Broker
 	}
-	if r := t.Spec.BrokerRef; r != nil && (r.Namespace == "" || r.Namespace == t.Namespace) {
+	if r := t.BrokerRef; r != nil && (r.Namespace == "" || r.Namespace == t.Namespace) {
 		return r.Name
 	}
 	return ""
@@ -52,14 +49,14 @@ func brokerName(t *eventingv1.Trigger) string {
 
 // addSubscriptions marks the EventTypes that refer to a Subscription's
 // channel as consumed by its subscriber.
-func (b *builder) addSubscriptions(objs *fetch.Objects) {
+func (b *builder) addSubscriptions(objs *objects.Set) {
 	for i := range objs.Subscriptions {
 		s := &objs.Subscriptions[i]
-		id := subscriberID(objs, s.Spec.Subscriber.Ref, s.Namespace)
+		id := subscriberID(objs, s.Subscriber, s.Namespace)
 		if id == "" {
 			continue
 		}
-		ch := s.Spec.Channel
+		ch := s.Channel
 		ref, ok := reference(ch.APIVersion, ch.Kind, s.Namespace, ch.Name)
 		if !ok {
 			continue
@@ -73,8 +70,8 @@ func (b *builder) addSubscriptions(objs *fetch.Objects) {
 
 // subscriberID returns the Backstage id of a subscriber, or "" when it has
 // none: a URI, a missing or unreadable object, or one without the label.
-func subscriberID(objs *fetch.Objects, ref *duckv1.KReference, ns string) string {
-	key, ok := fetch.SubscriberRef(ref, ns)
+func subscriberID(objs *objects.Set, ref *objects.Reference, ns string) string {
+	key, ok := objects.SubscriberRef(ref, ns)
 	if !ok {
 		return ""
 	}
