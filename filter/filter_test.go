@@ -387,3 +387,37 @@ func TestCompilerReusesCESQL(t *testing.T) {
 		t.Errorf("%d expressions compiled, want 2", n)
 	}
 }
+
+func TestCompilerIsBounded(t *testing.T) {
+	cp := NewCompiler(2)
+	for _, expr := range []string{"type = 'a'", "type = 'b'", "type = 'c'"} {
+		if _, err := cp.Compile(sql(expr)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cp.cesql.Len(); n != 2 {
+		t.Errorf("%d expressions kept, want the bound, 2", n)
+	}
+}
+
+func TestCompilerConcurrentUse(t *testing.T) {
+	cp := NewCompiler(4)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 50 {
+				want := string(rune('a' + (i+j)%6))
+				f, err := cp.Compile(sql("type = '" + want + "'"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !f.CouldMatch(typ(want)) || f.CouldMatch(typ("z")) {
+					t.Errorf("type = '%s' evaluates wrongly under concurrent use", want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
