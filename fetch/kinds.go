@@ -3,6 +3,9 @@ package fetch
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -76,14 +79,13 @@ func (r *reader) kindObjects(ctx context.Context, label string, withSink bool) (
 	return all, nil
 }
 
-// kinds lists the CRDs that carry label. CRDs are cluster-scoped: a token
-// that may not list them gets a mesh without these kinds, and a warning.
+// kinds lists the CRDs that carry label, by their metadata alone: a CRD's
+// name is "<plural>.<group>" and its annotations are all the mesh reads of
+// it. API discovery then gives each one's version and kind. CRDs are
+// cluster-scoped: a token that may not list them gets a mesh without these
+// kinds, and a warning.
 func (r *reader) kinds(ctx context.Context, label string) ([]*objects.Kind, error) {
-	var crds []unstructured.Unstructured
-	err := r.each(ctx, what("list", resourceName(crdsGVR), ""), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-		o.LabelSelector = label
-		return r.c.Dynamic.Resource(crdsGVR).List(ctx, o)
-	}, collect(&crds))
+	crds, err := r.listMetadata(ctx, crdsGVR, "", label)
 	if optional(err) {
 		r.warn("objects of CRDs labelled %s left out: %v", label, err)
 		return nil, nil
@@ -91,28 +93,94 @@ func (r *reader) kinds(ctx context.Context, label string) ([]*objects.Kind, erro
 	if err != nil {
 		return nil, err
 	}
-	kinds := make([]*objects.Kind, 0, len(crds))
+	byGroup := map[string][]*objects.Kind{}
 	for i := range crds {
-		k, err := kindOf(&crds[i])
-		if err != nil {
-			r.skip("CRD %s: %v", crds[i].GetName(), err)
+		plural, group, ok := strings.Cut(crds[i].Name, ".")
+		if !ok || plural == "" || group == "" {
+			r.skip("CRD %s: its name is not <plural>.<group>", crds[i].Name)
 			continue
 		}
-		kinds = append(kinds, k)
+		byGroup[group] = append(byGroup[group], &objects.Kind{Group: group, Resource: plural, Annotations: crds[i].Annotations})
 	}
-	return kinds, nil
+	g, ctx := errgroup.WithContext(ctx)
+	for group, kinds := range byGroup {
+		g.Go(func() error { return r.discover(ctx, group, kinds) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var found []*objects.Kind
+	for _, group := range slices.Sorted(maps.Keys(byGroup)) {
+		for _, k := range byGroup[group] {
+			if k.Version == "" {
+				r.skip("CRD %s.%s: API discovery does not list it (not established yet?)", k.Resource, k.Group)
+				continue
+			}
+			found = append(found, k)
+		}
+	}
+	return found, nil
 }
 
-// kindOf reads the resource type a CRD defines.
-func kindOf(crd *unstructured.Unstructured) (*objects.Kind, error) {
-	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
-	plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
-	kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
-	version, ok := servedVersion(crd)
-	if group == "" || plural == "" || kind == "" || !ok {
-		return nil, fmt.Errorf("no served version, group, plural or kind")
+// discover fills in the version and kind of kinds, all of one group,
+// from API discovery: the group's preferred version first, then its other
+// versions until every kind is found. A group that cannot be discovered
+// leaves its kinds out, with a warning.
+func (r *reader) discover(ctx context.Context, group string, kinds []*objects.Kind) error {
+	var apiGroup metav1.APIGroup
+	if err := r.getJSON(ctx, what("discover", "API group "+group, ""), []string{"/apis", group}, &apiGroup); err != nil {
+		if optional(err) {
+			r.warn("kinds of API group %s left out: %v", group, err)
+			return nil
+		}
+		return err
 	}
-	return &objects.Kind{Group: group, Version: version, Resource: plural, Kind: kind, Annotations: crd.GetAnnotations()}, nil
+	for _, v := range groupVersions(&apiGroup) {
+		var list metav1.APIResourceList
+		if err := r.getJSON(ctx, what("discover", "API version "+group+"/"+v, ""), []string{"/apis", group, v}, &list); err != nil {
+			if optional(err) {
+				continue
+			}
+			return err
+		}
+		missing := 0
+		for _, k := range kinds {
+			if k.Version == "" {
+				if res, ok := resource(&list, k.Resource); ok {
+					k.Version, k.Kind = v, res.Kind
+				} else {
+					missing++
+				}
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// groupVersions returns the versions of an API group, the preferred one
+// first.
+func groupVersions(g *metav1.APIGroup) []string {
+	versions := []string{g.PreferredVersion.Version}
+	for _, v := range g.Versions {
+		if v.Version != g.PreferredVersion.Version {
+			versions = append(versions, v.Version)
+		}
+	}
+	return slices.DeleteFunc(versions, func(v string) bool { return v == "" })
+}
+
+// resource returns the resource called name in list; subresources
+// ("pingsources/status") are not resources.
+func resource(list *metav1.APIResourceList, name string) (metav1.APIResource, bool) {
+	for _, res := range list.APIResources {
+		if res.Name == name && res.Kind != "" {
+			return res, true
+		}
+	}
+	return metav1.APIResource{}, false
 }
 
 // listChannels lists the metadata of k's objects: all a channel shows.
@@ -168,4 +236,15 @@ func sinkRef(u *unstructured.Unstructured) (*duckv1.KReference, error) {
 // gvrOf returns the resource of a kind.
 func gvrOf(k *objects.Kind) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: k.Group, Version: k.Version, Resource: k.Resource}
+}
+
+// unstructuredMeta returns the metadata of u that the mesh shows.
+func unstructuredMeta(u *unstructured.Unstructured) objects.Meta {
+	return objects.Meta{
+		Name:        u.GetName(),
+		Namespace:   u.GetNamespace(),
+		UID:         string(u.GetUID()),
+		Labels:      u.GetLabels(),
+		Annotations: u.GetAnnotations(),
+	}
 }

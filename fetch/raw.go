@@ -84,3 +84,19 @@ type objectMeta struct {
 func (m *objectMeta) meta() objects.Meta {
 	return objects.Meta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, Labels: m.Labels, Annotations: m.Annotations}
 }
+
+// getJSON GETs path and decodes the JSON answer into out.
+func (r *reader) getJSON(ctx context.Context, doing string, path []string, out any) error {
+	var raw []byte
+	err := r.request(ctx, func() (err error) {
+		raw, err = r.c.REST.Get().AbsPath(path...).Do(ctx).Raw()
+		return err
+	})
+	if err != nil {
+		return wrap(doing, err)
+	}
+	if err := json.UnmarshalCaseSensitivePreserveInts(raw, out); err != nil {
+		return malformed(doing, err)
+	}
+	return nil
+}
