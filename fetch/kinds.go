@@ -24,16 +24,33 @@ const (
 )
 
 // crdKinds discovers the kinds of channels and sources through their CRDs
-// and lists their objects.
+// and lists their objects. The API groups are read once for both, while
+// the CRDs are listed.
 func (r *reader) crdKinds(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
+	groupsRead := make(chan struct{})
+	var groups map[string]*metav1.APIGroup
+	var groupsErr error
+	g.Go(func() error {
+		defer close(groupsRead)
+		groups, groupsErr = r.apiGroups(ctx)
+		return nil
+	})
+	apiGroups := func(ctx context.Context) (map[string]*metav1.APIGroup, error) {
+		select {
+		case <-groupsRead:
+			return groups, groupsErr
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	var subscribables, sources []objects.Object
 	g.Go(func() (err error) {
-		subscribables, err = r.kindObjects(ctx, SubscribableLabel, false)
+		subscribables, err = r.kindObjects(ctx, SubscribableLabel, false, apiGroups)
 		return err
 	})
 	g.Go(func() (err error) {
-		sources, err = r.kindObjects(ctx, SourceLabel, true)
+		sources, err = r.kindObjects(ctx, SourceLabel, true, apiGroups)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -43,11 +60,27 @@ func (r *reader) crdKinds(ctx context.Context) error {
 	return nil
 }
 
+// apiGroupsFunc waits for the API groups of discovery.
+type apiGroupsFunc func(context.Context) (map[string]*metav1.APIGroup, error)
+
+// apiGroups reads the API groups the API server serves, by name.
+func (r *reader) apiGroups(ctx context.Context) (map[string]*metav1.APIGroup, error) {
+	var list metav1.APIGroupList
+	if err := r.getJSON(ctx, what("discover", "API groups", ""), []string{"/apis"}, &list); err != nil {
+		return nil, err
+	}
+	groups := make(map[string]*metav1.APIGroup, len(list.Groups))
+	for i := range list.Groups {
+		groups[list.Groups[i].Name] = &list.Groups[i]
+	}
+	return groups, nil
+}
+
 // kindObjects lists the CRDs that carry label, then the objects of each,
 // in parallel. withSink reads whole objects, for spec.sink; otherwise only
 // metadata is read.
-func (r *reader) kindObjects(ctx context.Context, label string, withSink bool) ([]objects.Object, error) {
-	kinds, err := r.kinds(ctx, label)
+func (r *reader) kindObjects(ctx context.Context, label string, withSink bool, groups apiGroupsFunc) ([]objects.Object, error) {
+	kinds, err := r.kinds(ctx, label, groups)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +117,7 @@ func (r *reader) kindObjects(ctx context.Context, label string, withSink bool) (
 // it. API discovery then gives each one's version and kind. CRDs are
 // cluster-scoped: a token that may not list them gets a mesh without these
 // kinds, and a warning.
-func (r *reader) kinds(ctx context.Context, label string) ([]*objects.Kind, error) {
+func (r *reader) kinds(ctx context.Context, label string, groups apiGroupsFunc) ([]*objects.Kind, error) {
 	crds, err := r.listMetadata(ctx, crdsGVR, "", label)
 	if optional(err) {
 		r.warn("objects of CRDs labelled %s left out: %v", label, err)
@@ -102,9 +135,22 @@ func (r *reader) kinds(ctx context.Context, label string) ([]*objects.Kind, erro
 		}
 		byGroup[group] = append(byGroup[group], &objects.Kind{Group: group, Resource: plural, Annotations: crds[i].Annotations})
 	}
+	if len(byGroup) == 0 {
+		return nil, nil
+	}
+	served, err := groups(ctx)
+	if optional(err) {
+		r.warn("objects of CRDs labelled %s left out: %v", label, err)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	for group, kinds := range byGroup {
-		g.Go(func() error { return r.discover(ctx, group, kinds) })
+		if apiGroup, ok := served[group]; ok {
+			g.Go(func() error { return r.discover(ctx, apiGroup, kinds) })
+		}
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -122,20 +168,12 @@ func (r *reader) kinds(ctx context.Context, label string) ([]*objects.Kind, erro
 	return found, nil
 }
 
-// discover fills in the version and kind of kinds, all of one group,
-// from API discovery: the group's preferred version first, then its other
-// versions until every kind is found. A group that cannot be discovered
-// leaves its kinds out, with a warning.
-func (r *reader) discover(ctx context.Context, group string, kinds []*objects.Kind) error {
-	var apiGroup metav1.APIGroup
-	if err := r.getJSON(ctx, what("discover", "API group "+group, ""), []string{"/apis", group}, &apiGroup); err != nil {
-		if optional(err) {
-			r.warn("kinds of API group %s left out: %v", group, err)
-			return nil
-		}
-		return err
-	}
-	for _, v := range groupVersions(&apiGroup) {
+// discover fills in the version and kind of kinds, all of one API group,
+// from its discovery documents: the preferred version first, then the
+// other versions until every kind is found.
+func (r *reader) discover(ctx context.Context, apiGroup *metav1.APIGroup, kinds []*objects.Kind) error {
+	group := apiGroup.Name
+	for _, v := range groupVersions(apiGroup) {
 		var list metav1.APIResourceList
 		if err := r.getJSON(ctx, what("discover", "API version "+group+"/"+v, ""), []string{"/apis", group, v}, &list); err != nil {
 			if optional(err) {
