@@ -151,7 +151,7 @@ func (f *floor) addKinds(disc discovery.DiscoveryInterface, crds []apiextensions
 type floorRun struct {
 	d        time.Duration
 	requests int
-	bytes    int // response bodies
+	bytes    int             // response bodies
 	calls    []time.Duration // how long each call took, all its pages
 }
 

@@ -116,9 +116,9 @@ type result struct {
 	// wireBytes and floorWireBytes are what one build and one floor run
 	// read from the API server, off the wire.
 	wireBytes, floorWireBytes int64
-	sources    int
-	coldReady  []time.Duration
-	coldMesh   []time.Duration
+	sources                   int
+	coldReady                 []time.Duration
+	coldMesh                  []time.Duration
 }
 
 func progress(format string, args ...any) {
