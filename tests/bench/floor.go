@@ -151,7 +151,6 @@ func (f *floor) addKinds(disc discovery.DiscoveryInterface, crds []apiextensions
 type floorRun struct {
 	d        time.Duration
 	requests int
-	bytes    int             // response bodies
 	calls    []time.Duration // how long each call took, all its pages
 }
 
@@ -160,7 +159,6 @@ type floorRun struct {
 func (f *floor) run(ctx context.Context, chained bool) (floorRun, error) {
 	start := time.Now()
 	counts := make([]int, len(f.calls))
-	sizes := make([]int, len(f.calls))
 	errs := make([]error, len(f.calls))
 	r := floorRun{calls: make([]time.Duration, len(f.calls))}
 	done := make([]chan struct{}, len(f.calls))
@@ -177,23 +175,21 @@ func (f *floor) run(ctx context.Context, chained bool) (floorRun, error) {
 				}
 			}
 			t := time.Now()
-			counts[i], sizes[i], errs[i] = f.do(ctx, c)
+			counts[i], errs[i] = f.do(ctx, c)
 			r.calls[i] = time.Since(t)
 		})
 	}
 	wg.Wait()
 	r.d = time.Since(start)
-	for i := range counts {
-		r.requests += counts[i]
-		r.bytes += sizes[i]
+	for _, c := range counts {
+		r.requests += c
 	}
 	return r, errors.Join(errs...)
 }
 
-// do issues one call, page after page; it returns the number of requests
-// and of bytes in their bodies.
-func (f *floor) do(ctx context.Context, c call) (int, int, error) {
-	cont, size := "", 0
+// do issues one call, page after page; it returns the number of requests.
+func (f *floor) do(ctx context.Context, c call) (int, error) {
+	cont := ""
 	for n := 1; ; n++ {
 		req := f.rc.Get().AbsPath(c.path).SetHeader("Accept", c.accept)
 		if !c.get {
@@ -206,18 +202,17 @@ func (f *floor) do(ctx context.Context, c call) (int, int, error) {
 			req = req.Param("continue", cont)
 		}
 		body, err := req.DoRaw(ctx)
-		size += len(body)
 		if err != nil {
-			return n, size, fmt.Errorf("GET %s: %w", c.path, err)
+			return n, fmt.Errorf("GET %s: %w", c.path, err)
 		}
 		if c.get {
-			return n, size, nil
+			return n, nil
 		}
 		if cont, err = continueToken(body); err != nil {
-			return n, size, fmt.Errorf("GET %s: %w", c.path, err)
+			return n, fmt.Errorf("GET %s: %w", c.path, err)
 		}
 		if cont == "" {
-			return n, size, nil
+			return n, nil
 		}
 	}
 }
@@ -415,15 +410,6 @@ func (r requests) total() int {
 		n += v
 	}
 	return int(n)
-}
-
-// totalBytes is the size of the answers to the requests.
-func (r requests) totalBytes() int64 {
-	n := 0.0
-	for _, v := range r.bytes {
-		n += v
-	}
-	return int64(n)
 }
 
 // String lists the counts, largest first.
