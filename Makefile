@@ -27,8 +27,21 @@ KUBE_BIN    := $(CACHE)/kube-$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
 FUNC        := $(CACHE)/func-$(FUNC_VERSION)/func
 ADAPTER     := $(CACHE)/eventing-$(ADAPTER_VERSION)/apiserver_receive_adapter
 
-# envtest finds kube-apiserver and etcd here.
+# envtest finds kube-apiserver and etcd in KUBEBUILDER_ASSETS. Set in the
+# environment (to setup-envtest's folder, say), it is used as it is, and
+# only kube-controller-manager is built when that folder has none.
+ifeq ($(origin KUBEBUILDER_ASSETS),environment)
+CONTROL_PLANE := $(KUBEBUILDER_ASSETS)/kube-apiserver $(KUBEBUILDER_ASSETS)/etcd
+ifeq ($(wildcard $(KUBEBUILDER_ASSETS)/kube-controller-manager),)
+export EVENTMESH_CONTROLLER_MANAGER := $(KUBE_BIN)/kube-controller-manager
+CONTROL_PLANE += $(EVENTMESH_CONTROLLER_MANAGER)
+endif
+$(KUBEBUILDER_ASSETS)/kube-apiserver $(KUBEBUILDER_ASSETS)/etcd:
+	@echo "KUBEBUILDER_ASSETS=$(KUBEBUILDER_ASSETS) has no $(@F): point it at a folder with kube-apiserver and etcd, or unset it to have make build them"; exit 1
+else
 export KUBEBUILDER_ASSETS := $(KUBE_BIN)
+CONTROL_PLANE := $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd $(KUBE_BIN)/kube-controller-manager
+endif
 export EVENTMESH_FUNC := $(FUNC)
 export EVENTMESH_ADAPTER := $(ADAPTER)
 
@@ -63,8 +76,6 @@ fuzz:
 	  done; \
 	done
 
-CONTROL_PLANE := $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd $(KUBE_BIN)/kube-controller-manager
-
 # A test binary that dies hard (a -timeout panic) leaves envtest's
 # kube-apiserver and etcd behind, as orphans: they run in their own process
 # group. Whatever the result, reap the orphans of our binaries (a `make run`
@@ -72,7 +83,7 @@ CONTROL_PLANE := $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd $(KUBE_BIN)/kube-co
 .PHONY: e2e
 e2e: $(CONTROL_PLANE) $(ADAPTER) $(FUNC)
 	status=0; (cd tests && go vet ./... && go test -count=1 -timeout 30m ./...) || status=$$?; \
-	pkill -P 1 -f '$(KUBE_BIN)/' || true; \
+	pkill -P 1 -f '$(KUBEBUILDER_ASSETS)/' || true; pkill -P 1 -f '$(KUBE_BIN)/' || true; \
 	exit $$status
 
 # The load test with its figures (p50/p99 latency, peak RSS), and a soak:
@@ -100,9 +111,12 @@ BENCHFLAGS ?=
 bench: $(CONTROL_PLANE)
 	cd tests && go run ./bench $(BENCHFLAGS)
 
+# The demo runs as a binary of its own, exec'd by the shell, so that Ctrl-C
+# stops it and make quietly (go run would exit 1 on the signal).
 .PHONY: run
 run: $(CONTROL_PLANE) $(ADAPTER)
-	cd tests && go run ./cmd/run
+	cd tests && go build -o ../bin/eventmesh-run ./cmd/run
+	cd tests && exec ../bin/eventmesh-run
 
 .PHONY: binaries
 binaries: $(CONTROL_PLANE) $(FUNC) $(ADAPTER)
