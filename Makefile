@@ -30,7 +30,8 @@ ADAPTER     := $(CACHE)/eventing-$(ADAPTER_VERSION)/apiserver_receive_adapter
 # envtest finds kube-apiserver and etcd in KUBEBUILDER_ASSETS. Set in the
 # environment (to setup-envtest's folder, say), it is used as it is, and
 # only kube-controller-manager is built when that folder has none.
-ifeq ($(origin KUBEBUILDER_ASSETS),environment)
+USER_ASSETS := $(and $(filter environment,$(origin KUBEBUILDER_ASSETS)),$(filter-out $(KUBE_BIN),$(KUBEBUILDER_ASSETS)))
+ifneq ($(USER_ASSETS),)
 CONTROL_PLANE := $(KUBEBUILDER_ASSETS)/kube-apiserver $(KUBEBUILDER_ASSETS)/etcd
 ifeq ($(wildcard $(KUBEBUILDER_ASSETS)/kube-controller-manager),)
 export EVENTMESH_CONTROLLER_MANAGER := $(KUBE_BIN)/kube-controller-manager
@@ -58,8 +59,12 @@ help:
 	@echo "make load   200 concurrent requests with 10 tokens: p50/p99 and peak RSS"
 	@echo "make soak   the load repeated for SOAK=$(SOAK)"
 
+# The unit tests and fuzzing run while the binaries the end-to-end tests
+# need are built (on a new machine, most of the time goes to those builds).
 .PHONY: test
-test: unit fuzz e2e
+test:
+	$(MAKE) --no-print-directory -j3 unit fuzz binaries
+	$(MAKE) --no-print-directory e2e
 
 .PHONY: unit
 unit:
