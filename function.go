@@ -79,6 +79,9 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	err := errors.New("function started twice")
 	f.once.Do(func() {
 		err = f.start(env)
+		if err != nil {
+			f.log.Error("function failed to start: every request gets 503 until it is fixed", "error", err.Error())
+		}
 		f.startErr = err
 		close(f.started)
 	})
@@ -154,7 +157,9 @@ func (f *Function) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.startErr != nil {
-		respond.Error(w, http.StatusServiceUnavailable, "the function is not configured: "+f.startErr.Error())
+		// The cause names files and settings of the deployment: it is
+		// for the operator's log, not for whoever calls.
+		respond.Error(w, http.StatusServiceUnavailable, "the function failed to start: its log says why")
 		return
 	}
 	// Route on the path as sent: an encoded slash (%2F) is not a slash.
@@ -162,6 +167,9 @@ func (f *Function) route(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == "/" && r.Method == http.MethodPost:
 		f.serveEvent(w, r)
+	case path == "/":
+		w.Header().Set("Allow", http.MethodPost)
+		respond.Error(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on /: POST a CloudEvent there; the event mesh is at GET "+meshPath)
 	case path == meshPath:
 		f.serveMesh(w, r, nil)
 	case strings.HasPrefix(path, "/namespaces/") && strings.HasSuffix(path, meshPath):

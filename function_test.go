@@ -2,9 +2,12 @@ package function
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -116,4 +119,60 @@ func TestStartFailure(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "MESH_TIMEOUT") {
 		t.Errorf("after a failed Start: %d %s", w.Code, w.Body)
 	}
+}
+
+// TestStartErrorStaysInTheLog checks that a function that failed to start
+// logs why in full and answers callers a plain 503 without the cause.
+func TestStartErrorStaysInTheLog(t *testing.T) {
+	var logs strings.Builder
+	f := New(WithLogOutput(&logs))
+	const secret = "deployment-detail"
+	err := f.Start(context.Background(), map[string]string{"MESH_TIMEOUT": secret})
+	if err == nil {
+		t.Fatal("Start succeeded with a bad MESH_TIMEOUT")
+	}
+	if !strings.Contains(logs.String(), secret) {
+		t.Errorf("the log does not say why the function failed to start:\n%s", logs.String())
+	}
+	for _, r := range []*http.Request{
+		httptest.NewRequest(http.MethodGet, meshPath, nil),
+		httptest.NewRequest(http.MethodPost, "/", nil),
+	} {
+		w := httptest.NewRecorder()
+		f.Handle(w, r)
+		if w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), secret) {
+			t.Errorf("%s %s: %d %s; want 503 without the cause", r.Method, r.URL.Path, w.Code, w.Body)
+		}
+	}
+}
+
+func TestRootAllowsOnlyPOST(t *testing.T) {
+	f := New(WithLogOutput(io.Discard))
+	if err := f.Start(context.Background(), map[string]string{"KUBECONFIG": writeKubeconfig(t)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+		w := httptest.NewRecorder()
+		f.Handle(w, httptest.NewRequest(method, "/", nil))
+		if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != http.MethodPost {
+			t.Errorf("%s /: %d, Allow %q; want 405, Allow POST", method, w.Code, w.Header().Get("Allow"))
+		}
+	}
+}
+
+// writeKubeconfig writes a kubeconfig for an API server that is not there.
+func writeKubeconfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	const kubeconfig = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {}}]
+contexts: [{name: c, context: {cluster: c, user: u, namespace: ns}}]
+current-context: c
+`
+	if err := os.WriteFile(path, []byte(kubeconfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

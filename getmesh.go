@@ -103,11 +103,15 @@ func (f *Function) meshOf(ctx context.Context, clients *kubeclient.Clients, name
 	if err != nil {
 		return nil, nil, err
 	}
-	m, skipped := relate.Mesh(objs, f.filters)
-	for _, s := range append(objs.Skipped, skipped...) {
+	m, malformed := relate.Mesh(objs, f.filters)
+	for _, s := range objs.Skipped {
 		f.log.Debug("left out of the mesh", "reason", s)
 	}
-	return m, objs.Warnings, nil
+	warnings := append(objs.Warnings, malformed...)
+	for _, w := range warnings {
+		f.log.Info("left out of the mesh", "reason", w)
+	}
+	return m, warnings, nil
 }
 
 // buildKey identifies identical requests: the same token and namespaces.

@@ -36,7 +36,7 @@ func (r *reader) eventTypes(ctx context.Context) error {
 		for _, v := range versions {
 			var items []eventTypeItem
 			path := collectionPath("eventing.knative.dev", v, "eventtypes", ns)
-			items, err = listRaw[eventTypeItem](ctx, r, what("list", "eventtypes.eventing.knative.dev", ns), path, nil)
+			items, err = listRaw[eventTypeItem](ctx, r, what("list", "eventtypes.eventing.knative.dev", ns), "EventType", path, nil)
 			if apierrors.IsNotFound(err) {
 				continue // this version is not served
 			}

@@ -186,7 +186,7 @@ type consumer[S any] struct {
 
 func (r *reader) triggers(ctx context.Context, ns string, see func(*duckv1.KReference)) ([]objects.Trigger, error) {
 	path := collectionPath("eventing.knative.dev", "v1", "triggers", ns)
-	items, err := listRaw(ctx, r, what("list", "triggers.eventing.knative.dev", ns), path, func(page []consumer[eventingv1.TriggerSpec]) {
+	items, err := listRaw(ctx, r, what("list", "triggers.eventing.knative.dev", ns), "Trigger", path, func(page []consumer[eventingv1.TriggerSpec]) {
 		for i := range page {
 			see(page[i].Spec.Subscriber.Ref)
 		}
@@ -200,7 +200,7 @@ func (r *reader) triggers(ctx context.Context, ns string, see func(*duckv1.KRefe
 
 func (r *reader) subscriptions(ctx context.Context, ns string, see func(*duckv1.KReference)) ([]objects.Subscription, error) {
 	path := collectionPath("messaging.knative.dev", "v1", "subscriptions", ns)
-	items, err := listRaw(ctx, r, what("list", "subscriptions.messaging.knative.dev", ns), path, func(page []consumer[messagingv1.SubscriptionSpec]) {
+	items, err := listRaw(ctx, r, what("list", "subscriptions.messaging.knative.dev", ns), "Subscription", path, func(page []consumer[messagingv1.SubscriptionSpec]) {
 		for i := range page {
 			see(page[i].Spec.Subscriber.Ref)
 		}

@@ -130,7 +130,7 @@ func (r *reader) kinds(ctx context.Context, label string, groups apiGroupsFunc) 
 	for i := range crds {
 		plural, group, ok := strings.Cut(crds[i].Name, ".")
 		if !ok || plural == "" || group == "" {
-			r.skip("CRD %s: its name is not <plural>.<group>", crds[i].Name)
+			r.warn("CRD %s left out: its name is not <plural>.<group>", crds[i].Name)
 			continue
 		}
 		byGroup[group] = append(byGroup[group], &objects.Kind{Group: group, Resource: plural, Annotations: crds[i].Annotations})
@@ -159,7 +159,7 @@ func (r *reader) kinds(ctx context.Context, label string, groups apiGroupsFunc) 
 	for _, group := range slices.Sorted(maps.Keys(byGroup)) {
 		for _, k := range byGroup[group] {
 			if k.Version == "" {
-				r.skip("CRD %s.%s: API discovery does not list it (not established yet?)", k.Resource, k.Group)
+				r.warn("CRD %s.%s left out: API discovery lists no served version of it (not established yet, or no version served)", k.Resource, k.Group)
 				continue
 			}
 			found = append(found, k)
@@ -248,7 +248,7 @@ func (r *reader) listSources(ctx context.Context, k *objects.Kind, ns string) ([
 		src := objects.Object{Kind: k, Meta: unstructuredMeta(u)}
 		sink, err := sinkRef(u)
 		if err != nil {
-			r.skip("sink of %s %s/%s: %v", k.Kind, u.GetNamespace(), u.GetName(), err)
+			r.warn("sink of %s %s/%s left out: %v", k.Kind, u.GetNamespace(), u.GetName(), err)
 		}
 		src.Sink = referenceOf(sink)
 		out = append(out, src)

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	stdjson "encoding/json"
 	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,10 +23,14 @@ type page[T any] struct {
 // intermediate form (typed codec, unstructured map) is built. seen, if not
 // nil, is called with each page's items as they arrive.
 //
+// An item that does not decode (a field of the wrong type, an EventType's
+// URL that does not parse) is left out with a warning naming it as a kind
+// object: it costs only itself.
+//
 // A continue token that expired (the list took longer than the API server
 // keeps it) restarts the list as one whole request, as client-go's pager
 // does.
-func listRaw[T any](ctx context.Context, r *reader, doing string, path []string, seen func([]T)) ([]T, error) {
+func listRaw[T any](ctx context.Context, r *reader, doing, kind string, path []string, seen func([]T)) ([]T, error) {
 	var items []T
 	limit, cont := r.opts.PageSize, ""
 	for {
@@ -49,7 +54,10 @@ func listRaw[T any](ctx context.Context, r *reader, doing string, path []string,
 		if err != nil {
 			return nil, wrap(doing, err)
 		}
-		if err := json.UnmarshalCaseSensitivePreserveInts(raw, &p); err != nil {
+		err = decodePage(raw, &p, func(name, namespace string, err error) {
+			r.warn("%s %s/%s left out: it could not be read: %v", kind, namespace, name, err)
+		})
+		if err != nil {
 			return nil, malformed(doing, err)
 		}
 		if seen != nil {
@@ -61,6 +69,38 @@ func listRaw[T any](ctx context.Context, r *reader, doing string, path []string,
 		}
 		cont = p.Metadata.Continue
 	}
+}
+
+// decodePage decodes a page of a list into p. When the page does not
+// decode whole, its items are decoded one by one, and each that does not
+// decode is left out and reported to bad with its name, namespace and
+// error. It fails only when the page is no list.
+func decodePage[T any](raw []byte, p *page[T], bad func(name, namespace string, err error)) error {
+	if err := json.UnmarshalCaseSensitivePreserveInts(raw, p); err == nil {
+		return nil
+	}
+	var each page[stdjson.RawMessage]
+	if err := json.UnmarshalCaseSensitivePreserveInts(raw, &each); err != nil {
+		*p = page[T]{}
+		return err
+	}
+	*p = page[T]{Metadata: each.Metadata, Items: make([]T, 0, len(each.Items))}
+	for _, item := range each.Items {
+		var v T
+		if err := json.UnmarshalCaseSensitivePreserveInts(item, &v); err != nil {
+			var id struct {
+				Metadata struct {
+					Name      string `json:"name"`
+					Namespace string `json:"namespace"`
+				} `json:"metadata"`
+			}
+			_ = stdjson.Unmarshal(item, &id)
+			bad(id.Metadata.Name, id.Metadata.Namespace, err)
+			continue
+		}
+		p.Items = append(p.Items, v)
+	}
+	return nil
 }
 
 // collectionPath returns the API path of a collection, namespaced when ns

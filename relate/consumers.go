@@ -9,7 +9,7 @@ import (
 func (b *builder) addTriggers(objs *objects.Set) {
 	for i := range objs.Triggers {
 		t := &objs.Triggers[i]
-		id := subscriberID(objs, t.Subscriber, t.Namespace)
+		id := b.subscriberID(objs, "Trigger", t.Namespace, t.Name, t.Subscriber)
 		if id == "" {
 			continue
 		}
@@ -23,7 +23,7 @@ func (b *builder) addTriggers(objs *objects.Set) {
 		}
 		f, err := b.filters.Compile(t)
 		if err != nil {
-			b.skip("Trigger %s/%s: %v", t.Namespace, t.Name, err)
+			b.skip("Trigger %s/%s left out: %v", t.Namespace, t.Name, err)
 			continue
 		}
 		for _, key := range provided {
@@ -52,7 +52,7 @@ func brokerName(t *objects.Trigger) string {
 func (b *builder) addSubscriptions(objs *objects.Set) {
 	for i := range objs.Subscriptions {
 		s := &objs.Subscriptions[i]
-		id := subscriberID(objs, s.Subscriber, s.Namespace)
+		id := b.subscriberID(objs, "Subscription", s.Namespace, s.Name, s.Subscriber)
 		if id == "" {
 			continue
 		}
@@ -68,11 +68,17 @@ func (b *builder) addSubscriptions(objs *objects.Set) {
 	}
 }
 
-// subscriberID returns the Backstage id of a subscriber, or "" when it has
-// none: a URI, a missing or unreadable object, or one without the label.
-func subscriberID(objs *objects.Set, ref *objects.Reference, ns string) string {
+// subscriberID returns the Backstage id of the subscriber ref of a kind
+// object in namespace ns, or "" when it has none: a URI, a missing or
+// unreadable object, or one without the label. A reference that names no
+// object is left out, and said so.
+func (b *builder) subscriberID(objs *objects.Set, kind, ns, name string, ref *objects.Reference) string {
+	if ref == nil {
+		return ""
+	}
 	key, ok := objects.SubscriberRef(ref, ns)
 	if !ok {
+		b.skip("%s %s/%s left out: its subscriber reference (apiVersion %q, kind %q, name %q) names no object", kind, ns, name, ref.APIVersion, ref.Kind, ref.Name)
 		return ""
 	}
 	return objs.Subscribers[key]

@@ -78,7 +78,7 @@ func (b *builder) typesOf(k *objects.Kind) []string {
 	}
 	types, err := ParseEventTypes(k.Annotations[EventTypesAnnotation])
 	if err != nil {
-		b.skip("event types of %s: %v", k.Kind, err)
+		b.skip("event types of %s left out: %v", k.Kind, err)
 	}
 	b.sourceTypes[k] = types
 	return types

@@ -90,7 +90,7 @@ func (b *builder) addEventTypes(list []objects.EventType) {
 	for i := range list {
 		et, err := convertEventType(&list[i])
 		if err != nil {
-			b.skip("EventType %s/%s: %v", list[i].Namespace, list[i].Name, err)
+			b.skip("EventType %s/%s left out: %v", list[i].Namespace, list[i].Name, err)
 			continue
 		}
 		key := namespacedName(et.Namespace, et.Name)

@@ -41,15 +41,23 @@ func ETag(body []byte) string {
 	return `W/"` + hex.EncodeToString(sum[:16]) + `"`
 }
 
+// MaxWarnings bounds the Warning headers of one answer; the last one says
+// how many more there were.
+const MaxWarnings = 20
+
 // JSON writes body, whose entity tag is etag, or 304 Not Modified when the
 // request's If-None-Match holds that tag. Each warning becomes a Warning
-// header.
+// header, up to MaxWarnings.
 func JSON(w http.ResponseWriter, r *http.Request, body []byte, etag string, warnings []string) {
 	h := w.Header()
 	h.Set("ETag", etag)
 	h.Set("Cache-Control", "private, no-cache")
 	h.Set("Vary", "Authorization")
-	for _, msg := range warnings {
+	for i, msg := range warnings {
+		if i == MaxWarnings-1 && len(warnings) > MaxWarnings {
+			h.Add("Warning", warning(fmt.Sprintf("and %d more left out: the function's log lists them", len(warnings)-i)))
+			break
+		}
 		h.Add("Warning", warning(msg))
 	}
 	if matches(r.Header.Get("If-None-Match"), etag) {

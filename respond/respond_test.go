@@ -102,3 +102,25 @@ func TestJSONConditional(t *testing.T) {
 		}
 	}
 }
+
+func TestJSONBoundsWarnings(t *testing.T) {
+	for _, n := range []int{MaxWarnings, MaxWarnings + 1, 100} {
+		var warnings []string
+		for i := range n {
+			warnings = append(warnings, fmt.Sprintf("object %d left out", i))
+		}
+		w := httptest.NewRecorder()
+		JSON(w, httptest.NewRequest(http.MethodGet, "/v1/getEventMesh", nil), []byte(`{}`), `W/"x"`, warnings)
+		got := w.Header().Values("Warning")
+		if len(got) != min(n, MaxWarnings) {
+			t.Fatalf("%d warnings: %d Warning headers, want %d", n, len(got), min(n, MaxWarnings))
+		}
+		last := got[len(got)-1]
+		if more := n - MaxWarnings + 1; n > MaxWarnings && !strings.Contains(last, fmt.Sprintf("and %d more", more)) {
+			t.Errorf("%d warnings: last header %q, want it to say %d more", n, last, more)
+		}
+		if n == MaxWarnings && !strings.Contains(last, fmt.Sprintf("object %d left out", n-1)) {
+			t.Errorf("%d warnings: last header %q, want the last warning", n, last)
+		}
+	}
+}
