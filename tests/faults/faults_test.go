@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/knative-eventmesh/function/tests/cluster"
-	"github.com/knative-eventmesh/function/tests/demo"
 	"github.com/knative-eventmesh/function/tests/functest"
 )
 
@@ -27,15 +26,8 @@ var (
 func TestMain(m *testing.M) {
 	cluster.Main(m, cluster.Options{}, func(c *cluster.Cluster) error {
 		testCluster = c
-		ctx := context.Background()
-		if err := c.InstallRBAC(ctx, filepath.Join("..", "..", "rbac")); err != nil {
-			return err
-		}
-		if err := c.Apply(ctx, demo.YAML); err != nil {
-			return err
-		}
 		var err error
-		readerToken, err = c.Token(ctx, "knative-eventing", "eventmesh-reader", time.Hour)
+		readerToken, err = c.InstallDemo(context.Background(), filepath.Join("..", "..", "rbac"))
 		return err
 	})
 }

@@ -11,10 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/knative-eventmesh/function/tests/cluster"
-	"github.com/knative-eventmesh/function/tests/demo"
 	"github.com/knative-eventmesh/function/tests/functest"
 )
 
@@ -27,18 +25,11 @@ var (
 func TestMain(m *testing.M) {
 	cluster.Main(m, cluster.Options{}, func(c *cluster.Cluster) error {
 		testCluster = c
-		ctx := context.Background()
 		var err error
 		if adminKubeconfig, err = c.AdminKubeconfig(); err != nil {
 			return err
 		}
-		if err := c.InstallRBAC(ctx, filepath.Join("..", "..", "rbac")); err != nil {
-			return err
-		}
-		if err := c.Apply(ctx, demo.YAML); err != nil {
-			return err
-		}
-		readerToken, err = c.Token(ctx, "knative-eventing", "eventmesh-reader", time.Hour)
+		readerToken, err = c.InstallDemo(context.Background(), filepath.Join("..", "..", "rbac"))
 		return err
 	})
 }
