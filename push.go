@@ -40,6 +40,11 @@ func (f *Function) startPush(namespace string, env map[string]string) error {
 		ClaimTTL: p.ClaimTTL,
 		RetryMin: min(time.Second, p.Debounce),
 		RetryMax: time.Minute,
+		// With RetryMax a minute, twelve attempts take about five minutes;
+		// then the next notification (at the latest the PingSource's, every
+		// ten minutes) tries again.
+		MaxAttempts:   announce.DefaultMaxAttempts,
+		MaxIndexBytes: p.MaxIndexBytes,
 		// Building (at most the mesh timeout), then sending within the claim.
 		SyncTimeout: f.settings.Timeout + p.ClaimTTL,
 	}
