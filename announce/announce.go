@@ -190,11 +190,13 @@ func (a *Announcer) syncUntilDone(ctx context.Context) {
 		if errors.As(err, &rejected) {
 			a.log.Error("the sink rejected the announcement; it is not retried until the next change or notification",
 				"id", rejected.ID, "status", rejected.Status, "sink", a.cfg.Sink, "error", err.Error())
+			a.release(ctx)
 			return
 		}
 		if attempt >= a.cfg.MaxAttempts {
 			a.log.Error("announcing failed; giving up until the next change or notification",
 				"attempts", attempt, "error", err.Error())
+			a.release(ctx)
 			return
 		}
 		var wait time.Duration
@@ -211,6 +213,22 @@ func (a *Announcer) syncUntilDone(ctx context.Context) {
 		if !a.sleep(ctx, wait) {
 			return
 		}
+	}
+}
+
+// release drops this instance's claim once it gave up announcing, so that
+// another instance need not wait for the claim to expire. It is best
+// effort: a claim left behind expires.
+func (a *Announcer) release(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ClaimTTL)
+	defer cancel()
+	st, err := a.store.Load(ctx)
+	if err != nil || st.Claim == nil || st.Claim.Holder != a.cfg.Holder {
+		return
+	}
+	st.Claim = nil
+	if err := a.store.Save(ctx, st); err != nil {
+		a.log.Debug("releasing the claim failed; it expires", "error", err.Error())
 	}
 }
 

@@ -423,6 +423,9 @@ func TestSinkStatuses(t *testing.T) {
 			if got := h.state(t).Data[keyDigest]; got != "" {
 				t.Errorf("the state advanced to %s though the sink answered %d", got, tt.status)
 			}
+			if got := h.state(t).Data[keyClaim]; got != "" {
+				t.Errorf("the instance kept its claim after it gave up: %s", got)
+			}
 		})
 	}
 	t.Run("no answer", func(t *testing.T) {
