@@ -186,34 +186,49 @@ func (a *Announcer) syncUntilDone(ctx context.Context) {
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		var rejected *RejectedError
-		if errors.As(err, &rejected) {
-			a.log.Error("the sink rejected the announcement; it is not retried until the next change or notification",
-				"id", rejected.ID, "status", rejected.Status, "sink", a.cfg.Sink, "error", err.Error())
-			a.release(ctx)
-			return
-		}
-		if attempt >= a.cfg.MaxAttempts {
-			a.log.Error("announcing failed; giving up until the next change or notification",
-				"attempts", attempt, "error", err.Error())
+		if a.gaveUp(err, attempt) {
 			a.release(ctx)
 			return
 		}
 		var wait time.Duration
-		var claimed *claimedError
-		if errors.As(err, &claimed) {
-			// Another instance announces; check again when its claim ends.
-			wait = min(claimed.claim.Expires.Sub(a.clock.Now()), a.cfg.ClaimTTL) + a.jitter(a.cfg.RetryMin)
-			a.log.Info("another instance is announcing", "holder", claimed.claim.Holder, "until", claimed.claim.Expires)
-		} else {
-			wait = backoff + a.jitter(backoff/2)
-			backoff = min(2*backoff, a.cfg.RetryMax)
-			a.log.Warn("announcing failed; retrying", "error", err.Error(), "in", wait.String(), "attempt", attempt)
-		}
+		wait, backoff = a.nextWait(err, attempt, backoff)
 		if !a.sleep(ctx, wait) {
 			return
 		}
 	}
+}
+
+// gaveUp reports, and logs, whether the failed attempt of number attempt
+// ends the attempts at this change: the sink rejected the event, or
+// MaxAttempts attempts failed. The next notification tries again.
+func (a *Announcer) gaveUp(err error, attempt int) bool {
+	var rejected *RejectedError
+	switch {
+	case errors.As(err, &rejected):
+		a.log.Error("the sink rejected the announcement; it is not retried until the next change or notification",
+			"id", rejected.ID, "status", rejected.Status, "sink", a.cfg.Sink, "error", err.Error())
+		return true
+	case attempt >= a.cfg.MaxAttempts:
+		a.log.Error("announcing failed; giving up until the next change or notification",
+			"attempts", attempt, "error", err.Error())
+		return true
+	}
+	return false
+}
+
+// nextWait returns how long to wait after the failed attempt err, and the
+// backoff after that: until another instance's claim ends, else the
+// backoff with jitter.
+func (a *Announcer) nextWait(err error, attempt int, backoff time.Duration) (wait, next time.Duration) {
+	var claimed *claimedError
+	if errors.As(err, &claimed) {
+		wait = min(claimed.claim.Expires.Sub(a.clock.Now()), a.cfg.ClaimTTL) + a.jitter(a.cfg.RetryMin)
+		a.log.Info("another instance is announcing", "holder", claimed.claim.Holder, "until", claimed.claim.Expires)
+		return wait, backoff
+	}
+	wait = backoff + a.jitter(backoff/2)
+	a.log.Warn("announcing failed; retrying", "error", err.Error(), "in", wait.String(), "attempt", attempt)
+	return wait, min(2*backoff, a.cfg.RetryMax)
 }
 
 // release drops this instance's claim once it gave up announcing, so that
