@@ -14,6 +14,8 @@ import (
 	"time"
 
 	fhttp "knative.dev/func-go/http"
+
+	"github.com/knative-eventmesh/function/announce"
 )
 
 // The Function has the shape func-go's scaffolding expects.
@@ -57,7 +59,7 @@ func TestParseNamespaces(t *testing.T) {
 }
 
 func TestReadSettings(t *testing.T) {
-	push := PushSettings{Debounce: DefaultDebounce, ClaimTTL: DefaultClaimTTL, StateConfigMap: DefaultStateCM}
+	push := PushSettings{Debounce: DefaultDebounce, ClaimTTL: DefaultClaimTTL, StateConfigMap: DefaultStateCM, MaxIndexBytes: announce.DefaultMaxIndexBytes}
 	tests := []struct {
 		env     map[string]string
 		want    Settings
@@ -67,14 +69,18 @@ func TestReadSettings(t *testing.T) {
 		{env: map[string]string{"MESH_TIMEOUT": "5s", "MESH_PAGE_SIZE": "500", "LOG_LEVEL": "debug"},
 			want: Settings{Timeout: 5 * time.Second, PageSize: 500, LogLevel: slog.LevelDebug, Push: push}},
 		{env: map[string]string{"K_SINK": "http://broker.example.com/ns/default", "CLUSTER_NAME": "prod", "PUSH_DEBOUNCE": "500ms",
-			"PUSH_CLAIM_TTL": "10s", "PUSH_STATE_NAMESPACE": "ops", "PUSH_STATE_CONFIGMAP": "state", "MESH_URL": "https://mesh.example.com/"},
+			"PUSH_CLAIM_TTL": "10s", "PUSH_STATE_NAMESPACE": "ops", "PUSH_STATE_CONFIGMAP": "state", "MESH_URL": "https://mesh.example.com/",
+			"PUSH_INDEX_MAX_BYTES": "1000"},
 			want: Settings{Timeout: DefaultTimeout, PageSize: DefaultPageSize, LogLevel: slog.LevelInfo, Push: PushSettings{
 				Sink: "http://broker.example.com/ns/default", ClusterName: "prod", Debounce: 500 * time.Millisecond, ClaimTTL: 10 * time.Second,
-				StateNamespace: "ops", StateConfigMap: "state", MeshURL: "https://mesh.example.com"}}},
+				StateNamespace: "ops", StateConfigMap: "state", MeshURL: "https://mesh.example.com", MaxIndexBytes: 1000}}},
 		{env: map[string]string{"K_SINK": "not a url"}, wantErr: true},
 		{env: map[string]string{"K_SINK": "ftp://x"}, wantErr: true},
 		{env: map[string]string{"PUSH_DEBOUNCE": "0s"}, wantErr: true},
 		{env: map[string]string{"PUSH_CLAIM_TTL": "1ms"}, wantErr: true},
+		{env: map[string]string{"PUSH_INDEX_MAX_BYTES": "0"}, wantErr: true},
+		{env: map[string]string{"PUSH_INDEX_MAX_BYTES": "2000000"}, wantErr: true},
+		{env: map[string]string{"PUSH_INDEX_MAX_BYTES": "1MiB"}, wantErr: true},
 		{env: map[string]string{"MESH_TIMEOUT": "30s"}, wantErr: true},
 		{env: map[string]string{"MESH_TIMEOUT": "-1s"}, wantErr: true},
 		{env: map[string]string{"MESH_TIMEOUT": "soon"}, wantErr: true},

@@ -40,6 +40,12 @@ func (f *Function) startPush(namespace string, env map[string]string) error {
 		ClaimTTL: p.ClaimTTL,
 		RetryMin: min(time.Second, p.Debounce),
 		RetryMax: time.Minute,
+		// From RetryMin doubling to RetryMax, a minute, with up to 50 %
+		// jitter, twelve attempts take six to nine minutes; then the next
+		// notification (the PingSource's, every ten minutes, at the
+		// latest) tries again.
+		MaxAttempts:   announce.DefaultMaxAttempts,
+		MaxIndexBytes: p.MaxIndexBytes,
 		// Building (at most the mesh timeout), then sending within the claim.
 		SyncTimeout: f.settings.Timeout + p.ClaimTTL,
 	}

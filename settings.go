@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/knative-eventmesh/function/announce"
 )
 
 // Settings are read from the environment (and func's static cfg file) at
@@ -47,6 +49,10 @@ type PushSettings struct {
 	// for the dataref of announcements; default the ksvc's cluster-local
 	// address.
 	MeshURL string
+	// MaxIndexBytes bounds the compressed index of the last announced mesh
+	// kept in the state ConfigMap (PUSH_INDEX_MAX_BYTES): a larger one is
+	// not kept, and its announcement carries no delta.
+	MaxIndexBytes int
 }
 
 // Defaults of Settings.
@@ -56,6 +62,8 @@ const (
 	DefaultDebounce = 2 * time.Second
 	DefaultClaimTTL = 30 * time.Second
 	DefaultStateCM  = "eventmesh-state"
+	// maxConfigMapBytes is what a ConfigMap may hold in all.
+	maxConfigMapBytes = 1 << 20
 )
 
 // readSettings reads Settings from env, which func-go fills with the
@@ -98,6 +106,7 @@ func readPushSettings(env map[string]string) (PushSettings, error) {
 		StateConfigMap: cmp.Or(env["PUSH_STATE_CONFIGMAP"], DefaultStateCM),
 		Source:         env["PUSH_SOURCE"],
 		MeshURL:        strings.TrimSuffix(env["MESH_URL"], "/"),
+		MaxIndexBytes:  announce.DefaultMaxIndexBytes,
 	}
 	if p.Sink != "" {
 		if u, err := url.Parse(p.Sink); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -121,6 +130,13 @@ func readPushSettings(env map[string]string) (PushSettings, error) {
 			return p, fmt.Errorf("%s=%q: want a duration from %s to %s", d.name, v, d.min, d.max)
 		}
 		*d.to = t
+	}
+	if v := env["PUSH_INDEX_MAX_BYTES"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxConfigMapBytes {
+			return p, fmt.Errorf("PUSH_INDEX_MAX_BYTES=%q: want a number of bytes from 1 to %d (a ConfigMap holds at most 1 MiB)", v, maxConfigMapBytes)
+		}
+		p.MaxIndexBytes = n
 	}
 	return p, nil
 }
