@@ -45,6 +45,8 @@ type Function struct {
 	// filters compiles Trigger filters for every build, keeping CESQL
 	// expressions compiled from one build to the next.
 	filters *filter.Compiler
+	// slots bounds the builds under way at once; set by Start.
+	slots *buildSlots
 
 	// Push, when K_SINK is set.
 	push     *announce.Announcer
@@ -93,7 +95,11 @@ func (f *Function) start(env map[string]string) error {
 	if err != nil {
 		return err
 	}
+	if s.MaxBuilds == 0 {
+		s.MaxBuilds = defaultMaxBuilds(memoryLimit(memoryLimitFiles))
+	}
 	f.settings = s
+	f.slots = newBuildSlots(s.MaxBuilds, s.Timeout/2)
 	f.log = slog.New(slog.NewJSONHandler(f.logOut, &slog.HandlerOptions{Level: s.LogLevel}))
 	routeClientGoLog(f.log)
 	base, namespace, err := kubeclient.Load(env)
@@ -107,7 +113,7 @@ func (f *Function) start(env map[string]string) error {
 	if err := f.startPush(namespace, env); err != nil {
 		return fmt.Errorf("starting push: %w", err)
 	}
-	f.log.Info("function started", "apiServer", base.Host, "timeout", s.Timeout.String(), "pageSize", s.PageSize)
+	f.log.Info("function started", "apiServer", base.Host, "timeout", s.Timeout.String(), "pageSize", s.PageSize, "maxBuilds", s.MaxBuilds)
 	return nil
 }
 

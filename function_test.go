@@ -66,8 +66,8 @@ func TestReadSettings(t *testing.T) {
 		wantErr bool
 	}{
 		{env: nil, want: Settings{Timeout: DefaultTimeout, PageSize: DefaultPageSize, LogLevel: slog.LevelInfo, Push: push}},
-		{env: map[string]string{"MESH_TIMEOUT": "5s", "MESH_PAGE_SIZE": "500", "LOG_LEVEL": "debug"},
-			want: Settings{Timeout: 5 * time.Second, PageSize: 500, LogLevel: slog.LevelDebug, Push: push}},
+		{env: map[string]string{"MESH_TIMEOUT": "5s", "MESH_PAGE_SIZE": "500", "LOG_LEVEL": "debug", "MESH_MAX_BUILDS": "3"},
+			want: Settings{Timeout: 5 * time.Second, PageSize: 500, LogLevel: slog.LevelDebug, MaxBuilds: 3, Push: push}},
 		{env: map[string]string{"K_SINK": "http://broker.example.com/ns/default", "CLUSTER_NAME": "prod", "PUSH_DEBOUNCE": "500ms",
 			"PUSH_CLAIM_TTL": "10s", "PUSH_STATE_NAMESPACE": "ops", "PUSH_STATE_CONFIGMAP": "state", "MESH_URL": "https://mesh.example.com/",
 			"PUSH_INDEX_MAX_BYTES": "1000"},
@@ -87,6 +87,8 @@ func TestReadSettings(t *testing.T) {
 		{env: map[string]string{"MESH_PAGE_SIZE": "0"}, wantErr: true},
 		{env: map[string]string{"MESH_PAGE_SIZE": "many"}, wantErr: true},
 		{env: map[string]string{"LOG_LEVEL": "loud"}, wantErr: true},
+		{env: map[string]string{"MESH_MAX_BUILDS": "0"}, wantErr: true},
+		{env: map[string]string{"MESH_MAX_BUILDS": "some"}, wantErr: true},
 	}
 	for _, tt := range tests {
 		got, err := readSettings(tt.env)

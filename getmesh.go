@@ -56,6 +56,13 @@ func (f *Function) serveMesh(w http.ResponseWriter, r *http.Request, namespaces 
 		log.Info("mesh request canceled by the caller", "duration", time.Since(start).String())
 		return
 	}
+	if errors.Is(err, errBusy) {
+		retry := max(time.Second, f.slots.wait/2)
+		log.Warn("mesh request refused: no build slot came in time", "status", http.StatusServiceUnavailable, "maxBuilds", f.settings.MaxBuilds, "waited", f.slots.wait.String())
+		w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
+		respond.Error(w, http.StatusServiceUnavailable, fmt.Sprintf("%v (MESH_MAX_BUILDS=%d): retry in %s", errBusy, f.settings.MaxBuilds, retry))
+		return
+	}
 	if err != nil {
 		status, msg := respond.Status(err, f.settings.Timeout)
 		if d := respond.RetryAfter(err); d > 0 {
@@ -99,6 +106,11 @@ func (f *Function) build(ctx context.Context, tok string, namespaces []string) (
 func (f *Function) meshOf(ctx context.Context, clients *kubeclient.Clients, namespaces []string) (*mesh.Mesh, []string, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.settings.Timeout)
 	defer cancel()
+	release, err := f.slots.acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
 	objs, err := fetch.All(ctx, clients, fetch.Options{Namespaces: namespaces, PageSize: f.settings.PageSize})
 	if err != nil {
 		return nil, nil, err

@@ -23,6 +23,9 @@ type Settings struct {
 	PageSize int64
 	// LogLevel is debug, info, warn or error (LOG_LEVEL).
 	LogLevel slog.Level
+	// MaxBuilds bounds the mesh builds under way at once
+	// (MESH_MAX_BUILDS); 0 derives it from the memory limit at Start.
+	MaxBuilds int
 	// Push configures mesh-changed announcements.
 	Push PushSettings
 }
@@ -83,6 +86,13 @@ func readSettings(env map[string]string) (Settings, error) {
 			return s, fmt.Errorf("MESH_PAGE_SIZE=%q: want a number of objects from 1 to 100000", v)
 		}
 		s.PageSize = n
+	}
+	if v := env["MESH_MAX_BUILDS"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return s, fmt.Errorf("MESH_MAX_BUILDS=%q: want a number of builds from 1 to 1000", v)
+		}
+		s.MaxBuilds = n
 	}
 	if v := env["LOG_LEVEL"]; v != "" {
 		if err := s.LogLevel.UnmarshalText([]byte(v)); err != nil {
