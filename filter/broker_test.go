@@ -215,10 +215,7 @@ func consistentEvent(pinned map[string]string, names, values []string, rng *rand
 func checkBroker(t *testing.T, s *brokerSpec, f *Filter, pinned map[string]string, seed uint64, n int) {
 	t.Helper()
 	names, filterValues := vocabulary(s)
-	values := append(slices.Clone(fixedValues), filterValues...)
-	for _, v := range pinned {
-		values = append(values, v)
-	}
+	values := slices.Concat(fixedValues, filterValues, slices.Sorted(maps.Values(pinned)))
 	rng := rand.New(rand.NewPCG(seed, 1))
 	got := f.eval(pinned)
 	for range n {
