@@ -121,10 +121,10 @@ func TestDialects(t *testing.T) {
 		{"suffix matches", filters(suffix("type", ".created")), typ("order.created"), triTrue},
 		{"suffix differs", filters(suffix("type", ".created")), typ("order.deleted"), triFalse},
 		{"suffix unknown", filters(suffix("subject", ".json")), typ("a"), triUnknown},
-		{"several dialects in one entry: all must hold", filters(sf{
+		{"several dialects in one entry: the first counts, as in the broker", filters(sf{
 			Exact:  pairs([]string{"type", "a"}),
 			Prefix: pairs([]string{"type", "b"}),
-		}), typ("a"), triFalse},
+		}), typ("a"), triTrue},
 		{"list is AND", filters(exact("type", "a"), prefix("source", "/x")), typ("a", "source", "/y"), triFalse},
 		{"list is AND, unknown", filters(exact("type", "a"), prefix("source", "/x")), typ("a"), triUnknown},
 		{"list is AND, false wins over unknown", filters(prefix("source", "/x"), exact("type", "a")), typ("b"), triFalse},
@@ -145,7 +145,7 @@ func TestAllAnyNot(t *testing.T) {
 		{"not true", filters(notSF(exact("type", "a"))), typ("a"), triFalse},
 		{"not false", filters(notSF(exact("type", "a"))), typ("b"), triTrue},
 		{"not unknown", filters(notSF(exact("source", "x"))), typ("a"), triUnknown},
-		{"not empty entry", filters(notSF(sf{})), typ("a"), triFalse},
+		{"not empty entry abstains, as in the broker", filters(notSF(sf{})), typ("a"), triTrue},
 		{"nested, unknown propagates", filters(sf{All: []sf{
 			{Any: []sf{exact("subject", "s"), exact("type", "b")}},
 			notSF(sf{Any: []sf{exact("type", "z")}}),
