@@ -15,10 +15,11 @@ func TestDefaultMaxBuilds(t *testing.T) {
 		want  int
 	}{
 		{0, unlimitedBuilds},
+		{32 << 20, 1},
 		{64 << 20, 1},
-		{128 << 20, 1},
-		{512 << 20, 5},
-		{1 << 30, 10},
+		{128 << 20, 2},
+		{384 << 20, 7},
+		{1 << 30, 20},
 	}
 	for _, tt := range tests {
 		if got := defaultMaxBuilds(tt.limit); got != tt.want {

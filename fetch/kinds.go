@@ -169,30 +169,33 @@ func (r *reader) kinds(ctx context.Context, label string, groups apiGroupsFunc) 
 }
 
 // discover fills in the version and kind of kinds, all of one API group,
-// from its discovery documents: the preferred version first, then the
-// other versions until every kind is found.
+// from the discovery documents of its versions, read in parallel: each
+// kind at the preferred version if it is served there, else at the first
+// other version that serves it.
 func (r *reader) discover(ctx context.Context, apiGroup *metav1.APIGroup, kinds []*objects.Kind) error {
 	group := apiGroup.Name
-	for _, v := range groupVersions(apiGroup) {
-		var list metav1.APIResourceList
-		if err := r.getJSON(ctx, what("discover", "API version "+group+"/"+v, ""), []string{"/apis", group, v}, &list); err != nil {
+	versions := groupVersions(apiGroup)
+	lists := make([]*metav1.APIResourceList, len(versions))
+	g, ctx := errgroup.WithContext(ctx)
+	for i, v := range versions {
+		g.Go(func() error {
+			var list metav1.APIResourceList
+			err := r.getJSON(ctx, what("discover", "API version "+group+"/"+v, ""), []string{"/apis", group, v}, &list)
 			if optional(err) {
-				continue
+				return nil
 			}
+			lists[i] = &list
 			return err
-		}
-		missing := 0
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, list := range lists {
 		for _, k := range kinds {
-			if k.Version == "" {
-				if res, ok := resource(&list, k.Resource); ok {
-					k.Version, k.Kind = v, res.Kind
-				} else {
-					missing++
-				}
+			if res, ok := resource(list, k.Resource); ok && k.Version == "" {
+				k.Version, k.Kind = versions[i], res.Kind
 			}
-		}
-		if missing == 0 {
-			return nil
 		}
 	}
 	return nil
@@ -210,9 +213,12 @@ func groupVersions(g *metav1.APIGroup) []string {
 	return slices.DeleteFunc(versions, func(v string) bool { return v == "" })
 }
 
-// resource returns the resource called name in list; subresources
-// ("pingsources/status") are not resources.
+// resource returns the resource called name in list (nil: none);
+// subresources ("pingsources/status") are not resources.
 func resource(list *metav1.APIResourceList, name string) (metav1.APIResource, bool) {
+	if list == nil {
+		return metav1.APIResource{}, false
+	}
 	for _, res := range list.APIResources {
 		if res.Name == name && res.Kind != "" {
 			return res, true

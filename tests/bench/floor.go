@@ -99,8 +99,8 @@ func newFloor(ctx context.Context, admin *rest.Config, token string, pageSize in
 
 // addKinds adds the calls that read the objects of crds, after the call
 // that lists the CRDs and the one that lists the API groups (8): per API
-// group, the discovery documents of its versions, preferred first, until
-// every CRD's resource is found, then the objects of each CRD.
+// group, the discovery documents of all its versions, then the objects of
+// each CRD, at the preferred version if it serves them.
 func (f *floor) addKinds(disc discovery.DiscoveryInterface, crds []apiextensionsv1.CustomResourceDefinition, accept string, after int) error {
 	byGroup := map[string][]apiextensionsv1.CustomResourceDefinition{}
 	for _, crd := range crds {
@@ -110,38 +110,32 @@ func (f *floor) addKinds(disc discovery.DiscoveryInterface, crds []apiextensions
 	if err != nil {
 		return fmt.Errorf("discovering API groups: %w", err)
 	}
+	lists := map[string]*metav1.APIResourceList{}
 	for _, name := range slices.Sorted(maps.Keys(byGroup)) {
 		i := slices.IndexFunc(groups.Groups, func(g metav1.APIGroup) bool { return g.Name == name })
 		if i < 0 {
 			return fmt.Errorf("API group %s is not served", name)
 		}
 		g := groups.Groups[i]
-		prev := -1
-		missing := byGroup[name]
-		versions := append([]metav1.GroupVersionForDiscovery{g.PreferredVersion},
-			slices.DeleteFunc(slices.Clone(g.Versions), func(v metav1.GroupVersionForDiscovery) bool { return v == g.PreferredVersion })...)
-		for _, v := range versions {
-			if len(missing) == 0 {
-				break
-			}
+		var discovered []int
+		for _, v := range g.Versions {
 			list, err := disc.ServerResourcesForGroupVersion(v.GroupVersion)
 			if err != nil {
 				return fmt.Errorf("discovering %s: %w", v.GroupVersion, err)
 			}
-			deps := []int{after, 8}
-			if prev >= 0 {
-				deps = []int{prev}
-			}
-			f.calls = append(f.calls, call{name: "discover " + v.GroupVersion, path: "/apis/" + v.GroupVersion, accept: acceptJSON, get: true, after: deps})
-			prev = len(f.calls) - 1
-			missing = slices.DeleteFunc(missing, func(crd apiextensionsv1.CustomResourceDefinition) bool {
-				if !slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == crd.Spec.Names.Plural }) {
-					return false
+			f.calls = append(f.calls, call{name: "discover " + v.GroupVersion, path: "/apis/" + v.GroupVersion, accept: acceptJSON, get: true, after: []int{after, 8}})
+			discovered = append(discovered, len(f.calls)-1)
+			lists[v.GroupVersion] = list
+		}
+		versions := append([]metav1.GroupVersionForDiscovery{g.PreferredVersion}, g.Versions...)
+		for _, crd := range byGroup[name] {
+			for _, v := range versions {
+				if slices.ContainsFunc(lists[v.GroupVersion].APIResources, func(r metav1.APIResource) bool { return r.Name == crd.Spec.Names.Plural }) {
+					f.calls = append(f.calls, call{name: crd.Spec.Names.Plural, path: "/apis/" + v.GroupVersion + "/" + crd.Spec.Names.Plural,
+						accept: accept, after: discovered})
+					break
 				}
-				f.calls = append(f.calls, call{name: crd.Spec.Names.Plural, path: "/apis/" + v.GroupVersion + "/" + crd.Spec.Names.Plural,
-					accept: accept, after: []int{prev}})
-				return true
-			})
+			}
 		}
 	}
 	return nil

@@ -47,6 +47,8 @@ type options struct {
 	runs       int
 	coldRuns   int
 	coldN      int
+	tokens     int // cluster-wide tokens asking at once, at the largest N
+	maxBuilds  int // MESH_MAX_BUILDS of the bounded round
 	workers    int
 	pageSize   int64
 	rbac       string
@@ -60,6 +62,8 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 7, "timed mesh builds (and floors) per N")
 	flag.IntVar(&o.coldRuns, "cold-runs", 5, "cold starts")
 	flag.IntVar(&o.coldN, "cold-n", 1000, "N at which to measure cold starts (skipped if not in -n)")
+	flag.IntVar(&o.tokens, "tokens", 10, "different cluster-wide tokens asking for the mesh at once, at the largest N (0: none)")
+	flag.IntVar(&o.maxBuilds, "max-builds", 7, "MESH_MAX_BUILDS of the bounded round of -tokens (7: what func.yaml's 384Mi gives)")
 	flag.IntVar(&o.workers, "workers", 16, "objects created in parallel while seeding")
 	flag.Int64Var(&o.pageSize, "page-size", 2000, "page size of LIST requests (MESH_PAGE_SIZE)")
 	flag.StringVar(&o.rbac, "rbac", filepath.Join("..", "rbac"), "the rbac/ kustomization")
@@ -117,6 +121,7 @@ type result struct {
 	// read from the API server, off the wire.
 	wireBytes, floorWireBytes int64
 	sources                   int
+	tokens                    []tokensRun // at the largest N
 	coldReady                 []time.Duration
 	coldMesh                  []time.Duration
 }
@@ -207,6 +212,9 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	if b.inProcess, err = startInProcess(ctx, kubeconfig, o.pageSize); err != nil {
 		return err
 	}
+	if b.tokens, err = newTokens(ctx, c, o.tokens); err != nil {
+		return err
+	}
 	var results []*result
 	for _, n := range o.ns {
 		r, err := b.measure(ctx, n, n == o.ns[len(o.ns)-1])
@@ -233,9 +241,10 @@ type bench struct {
 	o          options
 	token      string
 	bin        string
-	kubeconfig string // the function process's: through wire
-	wire       *wire  // counts what the function process reads
-	floorWire  *wire  // counts what the floor reads
+	tokens     []string // for the concurrent tokens rounds
+	kubeconfig string   // the function process's: through wire
+	wire       *wire    // counts what the function process reads
+	floorWire  *wire    // counts what the floor reads
 	logPath    string
 	seeder     *seeder
 	counter    *requestCounter
@@ -345,6 +354,17 @@ func (b *bench) measure(ctx context.Context, n int, last bool) (*result, error) 
 	if last {
 		if err := b.profile(ctx); err != nil {
 			return nil, err
+		}
+		for _, maxBuilds := range []int{len(b.tokens), b.o.maxBuilds} {
+			if len(b.tokens) == 0 {
+				break
+			}
+			progress("N=%d: %d tokens at once, MESH_MAX_BUILDS=%d", n, len(b.tokens), maxBuilds)
+			t, err := b.concurrentTokens(ctx, maxBuilds)
+			if err != nil {
+				return nil, err
+			}
+			r.tokens = append(r.tokens, t)
 		}
 	}
 	if n == b.o.coldN {
@@ -462,6 +482,14 @@ func report(out io.Writer, o options, results []*result, took time.Duration) {
 	fmt.Fprintln(out, "\nResponse bodies of one build by verb and resource, as kube-apiserver's apiserver_response_sizes counts them (no discovery):")
 	for _, r := range results {
 		fmt.Fprintf(out, "  N=%d: %s\n", r.n, r.requests.bytesString())
+	}
+	for _, r := range results {
+		if len(r.tokens) > 0 {
+			fmt.Fprintf(out, "\n%d different cluster-wide tokens at once at N=%d, each its own build:\n", len(r.tokens[0].took), r.n)
+		}
+		for _, t := range r.tokens {
+			fmt.Fprintf(out, "  %s\n", t)
+		}
 	}
 	for _, r := range results {
 		if len(r.coldReady) > 0 {
