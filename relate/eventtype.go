@@ -24,7 +24,11 @@ func convertEventType(in *objects.EventType) (*eventType, error) {
 	if typ == "" {
 		return nil, errors.New("no CloudEvent type: neither spec.type nor a type attribute with a value")
 	}
-	if !template(typ) {
+	// The type pinned is the entity's: none when it is a template, also
+	// when a v1beta3 attribute beside a v1beta2 spec.type names another.
+	if template(typ) {
+		delete(attrs, "type")
+	} else {
 		attrs["type"] = typ
 	}
 
