@@ -31,6 +31,8 @@ ADAPTER     := $(CACHE)/eventing-$(ADAPTER_VERSION)/apiserver_receive_adapter
 export KUBEBUILDER_ASSETS := $(KUBE_BIN)
 export EVENTMESH_FUNC := $(FUNC)
 export EVENTMESH_ADAPTER := $(ADAPTER)
+# npm's download cache, for the Backstage packages the tests install.
+export EVENTMESH_NPM_CACHE := $(CACHE)/npm
 
 # How long `make test` lets each fuzz target run; `make fuzz` runs longer.
 FUZZTIME ?= 5s
