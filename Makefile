@@ -2,6 +2,8 @@
 #
 #   make run     serve the function on :8080 (a local API server with a demo
 #                mesh when KUBECONFIG is not set)
+#   make run-backstage  the same, with a Backstage backend whose catalog
+#                push refreshes
 #   make test    unit tests, then end-to-end tests against a real
 #                kube-apiserver + etcd
 #   make bench   the mesh build at 100, 1 000 and 10 000 triggers
@@ -40,6 +42,7 @@ FUZZTIME ?= 5s
 .PHONY: help
 help:
 	@echo "make run    serve the function on :8080 (local API server + demo mesh unless KUBECONFIG is set)"
+	@echo "make run-backstage  make run, plus a Backstage backend on :$(BACKSTAGE_PORT) that push refreshes"
 	@echo "make test   all tests: unit, fuzz (short), end-to-end against a real API server"
 	@echo "make bench  mesh build time, requests and memory at 100, 1000 and 10000 triggers"
 	@echo "make fuzz   each fuzz target for FUZZTIME=$(FUZZTIME) (set FUZZTIME=5m for a long run)"
@@ -105,6 +108,15 @@ bench: $(CONTROL_PLANE)
 .PHONY: run
 run: $(CONTROL_PLANE) $(ADAPTER)
 	cd tests && go run ./cmd/run
+
+# make run, plus a real Backstage backend on 127.0.0.1:$(BACKSTAGE_PORT)
+# (backstage/dev/backend.js: catalog, events HTTP ingress, the published
+# provider, the refresh module) that push announces to. The first run
+# installs backstage/ with npm, its downloads cached in $(CACHE)/npm.
+BACKSTAGE_PORT ?= 7007
+.PHONY: run-backstage
+run-backstage: $(CONTROL_PLANE) $(ADAPTER)
+	cd tests && go run ./cmd/run -backstage $(BACKSTAGE_PORT)
 
 .PHONY: binaries
 binaries: $(CONTROL_PLANE) $(FUNC) $(ADAPTER)
