@@ -9,14 +9,14 @@
 // The configuration (port, database, providers, tokens) comes from the
 // --config files; see tests/backstage for the one the tests write.
 const { createBackend } = require('@backstage/backend-defaults');
-const refresh = require('..');
 
 const backend = createBackend();
 backend.add(import('@backstage/plugin-catalog-backend'));
 backend.add(import('@backstage/plugin-events-backend'));
 backend.add(import('@knative-extensions/plugin-knative-event-mesh-backend/alpha'));
-backend.add(refresh.default);
-backend.add(refresh.eventsModuleCloudEventsJson);
+// As a Backstage app adds it (the package refers to itself by its name).
+backend.add(import('@knative-eventmesh/plugin-catalog-backend-module-refresh'));
+backend.add(import('@knative-eventmesh/plugin-catalog-backend-module-refresh').then(m => m.eventsModuleCloudEventsJson));
 backend.start().catch(err => {
   console.error(`The Backstage backend did not start: ${err.stack || err}`);
   process.exit(1);

@@ -9,7 +9,6 @@ const assert = require('node:assert/strict');
 const { startTestBackend, mockServices } = require('@backstage/backend-test-utils');
 const { coreServices, createBackendPlugin, createServiceFactory } = require('@backstage/backend-plugin-api');
 const { eventsServiceFactory, eventsServiceRef } = require('@backstage/plugin-events-node');
-const refreshModule = require('..');
 const { announcementHandler } = require('..');
 const { EVENT_TYPE } = require('../src/announcement');
 
@@ -68,7 +67,8 @@ async function start(t, moduleConfig) {
   });
   const backend = await startTestBackend({
     features: [
-      refreshModule.default,
+      // As a Backstage app adds it: backend.add(import('<package>')).
+      import('@knative-eventmesh/plugin-catalog-backend-module-refresh'),
       ingress,
       eventsServiceFactory,
       scheduler,
