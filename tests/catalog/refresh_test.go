@@ -282,6 +282,67 @@ spec: {type: service, lifecycle: test, owner: knative}
 		}
 	})
 
+	t.Run("the ingress: structured mode, a burst, and what is ignored", func(t *testing.T) {
+		post := func(contentType, body string, header ...string) {
+			t.Helper()
+			req, err := http.NewRequest(http.MethodPost, IngressURL(port), strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", contentType)
+			for i := 0; i+1 < len(header); i += 2 {
+				req.Header.Set(header[i], header[i+1])
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("POST %s (%s): %d, want 202", IngressURL(port), contentType, resp.StatusCode)
+			}
+		}
+		structured := func(typ, subject string) string {
+			return fmt.Sprintf(`{"specversion":"1.0","type":%q,"source":"/forged","id":%q,"subject":%q,"data":{}}`, typ, randomSuffix(), subject)
+		}
+		count := func(substr string) int { return strings.Count(logs.String(), substr) }
+		announced, ignored := count("Mesh change announced"), count(`"message":"Ignored`)
+
+		// The ingress hands the event to the module before it answers 202:
+		// once these POSTs are answered, the module has seen them.
+		post("application/cloudevents+json", structured("dev.knative.sources.ping", "west"))
+		post("application/cloudevents+json", structured("dev.knative.eventmesh.changed", "north"))
+		post("application/json", `{"hello":"world"}`)
+		if got := count(`"message":"Ignored`) - ignored; got != 3 {
+			t.Errorf("%d events ignored with a log line, want 3", got)
+		}
+		if got := count("Mesh change announced") - announced; got != 0 {
+			t.Errorf("%d ignored events were taken for announcements", got)
+		}
+
+		// A burst of 20 forged announcements, in structured and binary
+		// mode: at most one read now and one pending.
+		westBefore := pw.n.Load()
+		for i := range 20 {
+			if i%2 == 0 {
+				post("application/cloudevents+json", structured("dev.knative.eventmesh.changed", "west"))
+			} else {
+				post("application/json", `{}`, "Ce-Specversion", "1.0", "Ce-Type", "dev.knative.eventmesh.changed",
+					"Ce-Source", "/forged", "Ce-Id", randomSuffix(), "Ce-Subject", "west")
+			}
+		}
+		waitFor(t, "west's provider reading the mesh after the burst", time.Now(), func() (bool, error) {
+			return pw.n.Load() > westBefore, nil
+		})
+		// Three minimum intervals (2 s): the pending read, if any, is done.
+		time.Sleep(6 * time.Second)
+		reads := pw.n.Load() - westBefore
+		t.Logf("20 forged announcements made west's provider read the mesh %d times", reads)
+		if reads > 2 {
+			t.Errorf("20 announcements in a burst made %d reads, want at most 2 (one now, one pending)", reads)
+		}
+	})
+
 	t.Run("the backend stops within 5 s of SIGTERM", func(t *testing.T) {
 		stopped = true
 		took, err := backend.Stop(5 * time.Second)
