@@ -3,12 +3,9 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"k8s.io/client-go/rest"
 
 	"github.com/knative-eventmesh/function/tests/cluster"
 )
@@ -16,9 +13,9 @@ import (
 var (
 	testCluster     *cluster.Cluster
 	adminKubeconfig string
-	// ownKubeconfig is the function's own identity: rbac/'s eventmesh
+	// ownToken is the function's own identity: rbac/'s eventmesh
 	// ServiceAccount.
-	ownKubeconfig string
+	ownToken string
 	// readerToken is what Backstage's providers call the function with.
 	readerToken string
 	// installTook is how long npm ci of backstage/ took (zero: up to date).
@@ -45,18 +42,7 @@ func setup(ctx context.Context, c *cluster.Cluster) error {
 	if adminKubeconfig, err = c.AdminKubeconfig(); err != nil {
 		return err
 	}
-	own, err := c.Token(ctx, "knative-eventing", "eventmesh", 2*time.Hour)
-	if err != nil {
-		return err
-	}
-	cfg := rest.AnonymousClientConfig(c.Config())
-	cfg.BearerToken = own
-	dir, err := os.MkdirTemp("", "eventmesh-catalog-")
-	if err != nil {
-		return err
-	}
-	ownKubeconfig = filepath.Join(dir, "eventmesh.kubeconfig")
-	if err := c.WriteKubeconfig(ownKubeconfig, cfg); err != nil {
+	if ownToken, err = c.Token(ctx, "knative-eventing", "eventmesh", 2*time.Hour); err != nil {
 		return err
 	}
 	if readerToken, err = c.Token(ctx, "knative-eventing", "eventmesh-reader", 2*time.Hour); err != nil {

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/knative-eventmesh/function/tests/functest"
 	"github.com/knative-eventmesh/function/tests/watcher"
 )
@@ -130,6 +132,12 @@ spec: {type: service, lifecycle: test, owner: knative}
 	scope := "local"
 	if s := os.Getenv("EVENTMESH_CATALOG_SCOPE"); s != "" {
 		scope = s
+	}
+	ownKubeconfig := filepath.Join(t.TempDir(), "eventmesh.kubeconfig")
+	cfg := rest.AnonymousClientConfig(testCluster.Config())
+	cfg.BearerToken = ownToken
+	if err := testCluster.WriteKubeconfig(ownKubeconfig, cfg); err != nil {
+		t.Fatal(err)
 	}
 	port, err := FreePort()
 	if err != nil {
