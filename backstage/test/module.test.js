@@ -168,3 +168,15 @@ test('the module subscribes on the local bus, so no long-poll holds the backend 
   const { logs } = await start(t);
   assert.ok(logs.some(l => l.plugin === 'catalog' && l.message.includes("(this instance's events)")), JSON.stringify(logs));
 });
+
+test('an events service without a local bus is subscribed to as usual', async () => {
+  const { subscribeLocally } = require('..');
+  const subscribed = [];
+  const events = { publish: async () => {}, subscribe: async options => subscribed.push(options.id) };
+  assert.equal(await subscribeLocally(events, { id: 'x', topics: ['t'], onEvent: async () => {} }), 'bus');
+  assert.deepEqual(subscribed, ['x']);
+  const local = [];
+  const withBus = { ...events, localBus: { subscribe: async options => local.push(options.id) } };
+  assert.equal(await subscribeLocally(withBus, { id: 'x', topics: ['t'], onEvent: async () => {} }), 'local');
+  assert.deepEqual(local, ['catalog.x']);
+});
