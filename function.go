@@ -19,10 +19,10 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/gzhttp"
-	"k8s.io/klog/v2"
 
 	"github.com/knative-eventmesh/function/announce"
 	"github.com/knative-eventmesh/function/coalesce"
+	"github.com/knative-eventmesh/function/filter"
 	"github.com/knative-eventmesh/function/kubeclient"
 	"github.com/knative-eventmesh/function/respond"
 )
@@ -42,6 +42,11 @@ type Function struct {
 
 	builds  coalesce.Group[*built]
 	handler http.Handler
+	// filters compiles Trigger filters for every build, keeping CESQL
+	// expressions compiled from one build to the next.
+	filters *filter.Compiler
+	// slots bounds the builds under way at once; set by Start.
+	slots *buildSlots
 
 	// Push, when K_SINK is set.
 	push     *announce.Announcer
@@ -59,7 +64,7 @@ func WithLogOutput(w io.Writer) Option {
 
 // New returns a Function. func's scaffolding calls it with no options.
 func New(opts ...Option) *Function {
-	f := &Function{logOut: os.Stderr, started: make(chan struct{})}
+	f := &Function{logOut: os.Stderr, started: make(chan struct{}), filters: filter.NewCompiler(0)}
 	for _, o := range opts {
 		o(f)
 	}
@@ -76,6 +81,9 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	err := errors.New("function started twice")
 	f.once.Do(func() {
 		err = f.start(env)
+		if err != nil {
+			f.log.Error("function failed to start: every request gets 503 until it is fixed", "error", err.Error())
+		}
 		f.startErr = err
 		close(f.started)
 	})
@@ -87,11 +95,13 @@ func (f *Function) start(env map[string]string) error {
 	if err != nil {
 		return err
 	}
+	if s.MaxBuilds == 0 {
+		s.MaxBuilds = defaultMaxBuilds(memoryLimit(memoryLimitFiles))
+	}
 	f.settings = s
+	f.slots = newBuildSlots(s.MaxBuilds, s.Timeout/2)
 	f.log = slog.New(slog.NewJSONHandler(f.logOut, &slog.HandlerOptions{Level: s.LogLevel}))
-	// client-go logs through klog, a process-wide logger: send its lines
-	// into the same structured log.
-	klog.SetSlogLogger(slog.New(clientGoLog{f.log.Handler()}).With("logger", "client-go"))
+	routeClientGoLog(f.log)
 	base, namespace, err := kubeclient.Load(env)
 	if err != nil {
 		return err
@@ -103,7 +113,7 @@ func (f *Function) start(env map[string]string) error {
 	if err := f.startPush(namespace, env); err != nil {
 		return fmt.Errorf("starting push: %w", err)
 	}
-	f.log.Info("function started", "apiServer", base.Host, "timeout", s.Timeout.String(), "pageSize", s.PageSize)
+	f.log.Info("function started", "apiServer", base.Host, "timeout", s.Timeout.String(), "pageSize", s.PageSize, "maxBuilds", s.MaxBuilds)
 	return nil
 }
 
@@ -153,7 +163,9 @@ func (f *Function) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.startErr != nil {
-		respond.Error(w, http.StatusServiceUnavailable, "the function is not configured: "+f.startErr.Error())
+		// The cause names files and settings of the deployment: it is
+		// for the operator's log, not for whoever calls.
+		respond.Error(w, http.StatusServiceUnavailable, "the function failed to start: its log says why")
 		return
 	}
 	// Route on the path as sent: an encoded slash (%2F) is not a slash.
@@ -161,6 +173,9 @@ func (f *Function) route(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == "/" && r.Method == http.MethodPost:
 		f.serveEvent(w, r)
+	case path == "/":
+		w.Header().Set("Allow", http.MethodPost)
+		respond.Error(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on /: POST a CloudEvent there; the event mesh is at GET "+meshPath)
 	case path == meshPath:
 		f.serveMesh(w, r, nil)
 	case strings.HasPrefix(path, "/namespaces/") && strings.HasSuffix(path, meshPath):

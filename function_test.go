@@ -2,15 +2,20 @@ package function
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	fhttp "knative.dev/func-go/http"
+
+	"github.com/knative-eventmesh/function/announce"
 )
 
 // The Function has the shape func-go's scaffolding expects.
@@ -54,30 +59,36 @@ func TestParseNamespaces(t *testing.T) {
 }
 
 func TestReadSettings(t *testing.T) {
-	push := PushSettings{Debounce: DefaultDebounce, ClaimTTL: DefaultClaimTTL, StateConfigMap: DefaultStateCM}
+	push := PushSettings{Debounce: DefaultDebounce, ClaimTTL: DefaultClaimTTL, StateConfigMap: DefaultStateCM, MaxIndexBytes: announce.DefaultMaxIndexBytes}
 	tests := []struct {
 		env     map[string]string
 		want    Settings
 		wantErr bool
 	}{
 		{env: nil, want: Settings{Timeout: DefaultTimeout, PageSize: DefaultPageSize, LogLevel: slog.LevelInfo, Push: push}},
-		{env: map[string]string{"MESH_TIMEOUT": "5s", "MESH_PAGE_SIZE": "500", "LOG_LEVEL": "debug"},
-			want: Settings{Timeout: 5 * time.Second, PageSize: 500, LogLevel: slog.LevelDebug, Push: push}},
+		{env: map[string]string{"MESH_TIMEOUT": "5s", "MESH_PAGE_SIZE": "500", "LOG_LEVEL": "debug", "MESH_MAX_BUILDS": "3"},
+			want: Settings{Timeout: 5 * time.Second, PageSize: 500, LogLevel: slog.LevelDebug, MaxBuilds: 3, Push: push}},
 		{env: map[string]string{"K_SINK": "http://broker.example.com/ns/default", "CLUSTER_NAME": "prod", "PUSH_DEBOUNCE": "500ms",
-			"PUSH_CLAIM_TTL": "10s", "PUSH_STATE_NAMESPACE": "ops", "PUSH_STATE_CONFIGMAP": "state", "MESH_URL": "https://mesh.example.com/"},
+			"PUSH_CLAIM_TTL": "10s", "PUSH_STATE_NAMESPACE": "ops", "PUSH_STATE_CONFIGMAP": "state", "MESH_URL": "https://mesh.example.com/",
+			"PUSH_INDEX_MAX_BYTES": "1000"},
 			want: Settings{Timeout: DefaultTimeout, PageSize: DefaultPageSize, LogLevel: slog.LevelInfo, Push: PushSettings{
 				Sink: "http://broker.example.com/ns/default", ClusterName: "prod", Debounce: 500 * time.Millisecond, ClaimTTL: 10 * time.Second,
-				StateNamespace: "ops", StateConfigMap: "state", MeshURL: "https://mesh.example.com"}}},
+				StateNamespace: "ops", StateConfigMap: "state", MeshURL: "https://mesh.example.com", MaxIndexBytes: 1000}}},
 		{env: map[string]string{"K_SINK": "not a url"}, wantErr: true},
 		{env: map[string]string{"K_SINK": "ftp://x"}, wantErr: true},
 		{env: map[string]string{"PUSH_DEBOUNCE": "0s"}, wantErr: true},
 		{env: map[string]string{"PUSH_CLAIM_TTL": "1ms"}, wantErr: true},
+		{env: map[string]string{"PUSH_INDEX_MAX_BYTES": "0"}, wantErr: true},
+		{env: map[string]string{"PUSH_INDEX_MAX_BYTES": "2000000"}, wantErr: true},
+		{env: map[string]string{"PUSH_INDEX_MAX_BYTES": "1MiB"}, wantErr: true},
 		{env: map[string]string{"MESH_TIMEOUT": "30s"}, wantErr: true},
 		{env: map[string]string{"MESH_TIMEOUT": "-1s"}, wantErr: true},
 		{env: map[string]string{"MESH_TIMEOUT": "soon"}, wantErr: true},
 		{env: map[string]string{"MESH_PAGE_SIZE": "0"}, wantErr: true},
 		{env: map[string]string{"MESH_PAGE_SIZE": "many"}, wantErr: true},
 		{env: map[string]string{"LOG_LEVEL": "loud"}, wantErr: true},
+		{env: map[string]string{"MESH_MAX_BUILDS": "0"}, wantErr: true},
+		{env: map[string]string{"MESH_MAX_BUILDS": "some"}, wantErr: true},
 	}
 	for _, tt := range tests {
 		got, err := readSettings(tt.env)
@@ -102,8 +113,11 @@ func TestNotReadyUntilStarted(t *testing.T) {
 	}
 }
 
+// TestStartFailure checks that a function that failed to start logs why
+// in full and answers callers a plain 503 without the cause.
 func TestStartFailure(t *testing.T) {
-	f := New(WithLogOutput(&strings.Builder{}))
+	var logs strings.Builder
+	f := New(WithLogOutput(&logs))
 	err := f.Start(context.Background(), map[string]string{"MESH_TIMEOUT": "forever"})
 	if err == nil || !strings.Contains(err.Error(), "MESH_TIMEOUT") {
 		t.Fatalf("Start error %v, want one naming MESH_TIMEOUT", err)
@@ -111,9 +125,43 @@ func TestStartFailure(t *testing.T) {
 	if ready, _ := f.Ready(context.Background()); ready {
 		t.Error("ready after a failed Start")
 	}
+	if !strings.Contains(logs.String(), `MESH_TIMEOUT=\"forever\"`) {
+		t.Errorf("the log does not say why the function failed to start:\n%s", logs.String())
+	}
 	w := httptest.NewRecorder()
 	f.Handle(w, httptest.NewRequest(http.MethodGet, "/v1/getEventMesh", nil))
-	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "MESH_TIMEOUT") {
-		t.Errorf("after a failed Start: %d %s", w.Code, w.Body)
+	if w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "forever") {
+		t.Errorf("after a failed Start: %d %s; want 503 without the cause, which is for the log", w.Code, w.Body)
 	}
+}
+
+func TestRootAllowsOnlyPOST(t *testing.T) {
+	f := New(WithLogOutput(io.Discard))
+	if err := f.Start(context.Background(), map[string]string{"KUBECONFIG": writeKubeconfig(t)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+		w := httptest.NewRecorder()
+		f.Handle(w, httptest.NewRequest(method, "/", nil))
+		if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != http.MethodPost {
+			t.Errorf("%s /: %d, Allow %q; want 405, Allow POST", method, w.Code, w.Header().Get("Allow"))
+		}
+	}
+}
+
+// writeKubeconfig writes a kubeconfig for an API server that is not there.
+func writeKubeconfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	const kubeconfig = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {}}]
+contexts: [{name: c, context: {cluster: c, user: u, namespace: ns}}]
+current-context: c
+`
+	if err := os.WriteFile(path, []byte(kubeconfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,8 +56,18 @@ func (f *Function) serveMesh(w http.ResponseWriter, r *http.Request, namespaces 
 		log.Info("mesh request canceled by the caller", "duration", time.Since(start).String())
 		return
 	}
+	if errors.Is(err, errBusy) {
+		retry := max(time.Second, f.slots.wait/2)
+		log.Warn("mesh request refused: no build slot came in time", "status", http.StatusServiceUnavailable, "maxBuilds", f.settings.MaxBuilds, "waited", f.slots.wait.String())
+		w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
+		respond.Error(w, http.StatusServiceUnavailable, fmt.Sprintf("%v (MESH_MAX_BUILDS=%d): retry in %s", errBusy, f.settings.MaxBuilds, retry))
+		return
+	}
 	if err != nil {
 		status, msg := respond.Status(err, f.settings.Timeout)
+		if d := respond.RetryAfter(err); d > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(d.Round(time.Second)/time.Second)))
+		}
 		log.Warn("mesh request failed", "status", status, "error", err.Error(), "duration", time.Since(start).String())
 		respond.Error(w, status, msg)
 		return
@@ -95,15 +106,24 @@ func (f *Function) build(ctx context.Context, tok string, namespaces []string) (
 func (f *Function) meshOf(ctx context.Context, clients *kubeclient.Clients, namespaces []string) (*mesh.Mesh, []string, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.settings.Timeout)
 	defer cancel()
+	release, err := f.slots.acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
 	objs, err := fetch.All(ctx, clients, fetch.Options{Namespaces: namespaces, PageSize: f.settings.PageSize})
 	if err != nil {
 		return nil, nil, err
 	}
-	m, skipped := relate.Mesh(objs)
-	for _, s := range append(objs.Skipped, skipped...) {
+	m, malformed := relate.Mesh(objs, f.filters)
+	for _, s := range objs.Skipped {
 		f.log.Debug("left out of the mesh", "reason", s)
 	}
-	return m, objs.Warnings, nil
+	warnings := append(objs.Warnings, malformed...)
+	for _, w := range warnings {
+		f.log.Info("left out of the mesh", "reason", w)
+	}
+	return m, warnings, nil
 }
 
 // buildKey identifies identical requests: the same token and namespaces.

@@ -4,7 +4,23 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
+
+	"k8s.io/klog/v2"
 )
+
+// klogOnce guards klog's logger, which is process-wide: client-go logs
+// through it.
+var klogOnce sync.Once
+
+// routeClientGoLog sends client-go's log lines into log, the structured
+// log of the first function started in the process; the functions started
+// after it leave klog as it is.
+func routeClientGoLog(log *slog.Logger) {
+	klogOnce.Do(func() {
+		klog.SetSlogLogger(slog.New(clientGoLog{log.Handler()}).With("logger", "client-go"))
+	})
+}
 
 // clientGoLog wraps the handler client-go's klog lines go to. When one
 // list of a build fails (a 403, say), the build cancels the others, and

@@ -40,15 +40,19 @@ func (f *Function) startPush(namespace string, env map[string]string) error {
 		ClaimTTL: p.ClaimTTL,
 		RetryMin: min(time.Second, p.Debounce),
 		RetryMax: time.Minute,
+		// From RetryMin doubling to RetryMax, a minute, with up to 50 %
+		// jitter, twelve attempts take six to nine minutes; then the next
+		// notification (the PingSource's, every ten minutes, at the
+		// latest) tries again.
+		MaxAttempts:   announce.DefaultMaxAttempts,
+		MaxIndexBytes: p.MaxIndexBytes,
 		// Building (at most the mesh timeout), then sending within the claim.
 		SyncTimeout: f.settings.Timeout + p.ClaimTTL,
 	}
 	store := &announce.Store{ConfigMaps: own.Core.ConfigMaps(cmp.Or(p.StateNamespace, namespace)), Name: p.StateConfigMap}
+	// meshOf logs what it leaves out of the mesh.
 	build := func(ctx context.Context) (*mesh.Mesh, error) {
-		m, warnings, err := f.meshOf(ctx, own, nil)
-		for _, w := range warnings {
-			f.log.Warn("push: the function's own ServiceAccount may not read part of the mesh; grant it in rbac/", "left out", w)
-		}
+		m, _, err := f.meshOf(ctx, own, nil)
 		return m, err
 	}
 	f.push, err = announce.New(cfg, build, store, f.log.With("component", "push"))

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/knative-eventmesh/function/announce"
 )
 
 // Settings are read from the environment (and func's static cfg file) at
@@ -21,6 +23,9 @@ type Settings struct {
 	PageSize int64
 	// LogLevel is debug, info, warn or error (LOG_LEVEL).
 	LogLevel slog.Level
+	// MaxBuilds bounds the mesh builds under way at once
+	// (MESH_MAX_BUILDS); 0 derives it from the memory limit at Start.
+	MaxBuilds int
 	// Push configures mesh-changed announcements.
 	Push PushSettings
 }
@@ -47,6 +52,10 @@ type PushSettings struct {
 	// for the dataref of announcements; default the ksvc's cluster-local
 	// address.
 	MeshURL string
+	// MaxIndexBytes bounds the compressed index of the last announced mesh
+	// kept in the state ConfigMap (PUSH_INDEX_MAX_BYTES): a larger one is
+	// not kept, and its announcement carries no delta.
+	MaxIndexBytes int
 }
 
 // Defaults of Settings.
@@ -56,6 +65,8 @@ const (
 	DefaultDebounce = 2 * time.Second
 	DefaultClaimTTL = 30 * time.Second
 	DefaultStateCM  = "eventmesh-state"
+	// maxConfigMapBytes is what a ConfigMap may hold in all.
+	maxConfigMapBytes = 1 << 20
 )
 
 // readSettings reads Settings from env, which func-go fills with the
@@ -75,6 +86,13 @@ func readSettings(env map[string]string) (Settings, error) {
 			return s, fmt.Errorf("MESH_PAGE_SIZE=%q: want a number of objects from 1 to 100000", v)
 		}
 		s.PageSize = n
+	}
+	if v := env["MESH_MAX_BUILDS"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return s, fmt.Errorf("MESH_MAX_BUILDS=%q: want a number of builds from 1 to 1000", v)
+		}
+		s.MaxBuilds = n
 	}
 	if v := env["LOG_LEVEL"]; v != "" {
 		if err := s.LogLevel.UnmarshalText([]byte(v)); err != nil {
@@ -98,6 +116,7 @@ func readPushSettings(env map[string]string) (PushSettings, error) {
 		StateConfigMap: cmp.Or(env["PUSH_STATE_CONFIGMAP"], DefaultStateCM),
 		Source:         env["PUSH_SOURCE"],
 		MeshURL:        strings.TrimSuffix(env["MESH_URL"], "/"),
+		MaxIndexBytes:  announce.DefaultMaxIndexBytes,
 	}
 	if p.Sink != "" {
 		if u, err := url.Parse(p.Sink); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -121,6 +140,13 @@ func readPushSettings(env map[string]string) (PushSettings, error) {
 			return p, fmt.Errorf("%s=%q: want a duration from %s to %s", d.name, v, d.min, d.max)
 		}
 		*d.to = t
+	}
+	if v := env["PUSH_INDEX_MAX_BYTES"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxConfigMapBytes {
+			return p, fmt.Errorf("PUSH_INDEX_MAX_BYTES=%q: want a number of bytes from 1 to %d (a ConfigMap holds at most 1 MiB)", v, maxConfigMapBytes)
+		}
+		p.MaxIndexBytes = n
 	}
 	return p, nil
 }

@@ -10,28 +10,45 @@
 //     its resourceVersion) before it sends, so that two instances never
 //     both announce one change;
 //   - the state advances only once the sink has accepted the event; a sink
-//     that fails is retried with backoff;
+//     that fails is retried with backoff, a bounded number of times; a
+//     sink that rejects the event (a 4xx Knative Eventing does not retry)
+//     is not retried until the next notification;
 //   - an instance that dies after the sink accepted but before it recorded
 //     so leaves the change to be announced again, with the same event id,
 //     which the consumer can use to drop the duplicate.
 package announce
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"k8s.io/utils/clock"
 
 	"github.com/knative-eventmesh/function/mesh"
 )
 
 // EventType is the type of the announcements.
 const EventType = "dev.knative.eventmesh.changed"
+
+// Defaults of Config.
+const (
+	// DefaultMaxIndexBytes leaves room, in a ConfigMap's 1 MiB, for the
+	// other keys and for what `kubectl apply` writes into its metadata.
+	DefaultMaxIndexBytes = 768 << 10
+	DefaultMaxAttempts   = 12
+	DefaultConflictDelay = 200 * time.Millisecond
+	// maxConflicts bounds the attempts to write the state when other
+	// instances keep changing it.
+	maxConflicts = 5
+)
 
 // Config configures an Announcer.
 type Config struct {
@@ -54,6 +71,18 @@ type Config struct {
 	ClaimTTL time.Duration
 	// RetryMin and RetryMax bound the backoff between failed attempts.
 	RetryMin, RetryMax time.Duration
+	// MaxAttempts bounds the attempts to announce one change (default
+	// DefaultMaxAttempts); after that, the next notification tries again.
+	MaxAttempts int
+	// ConflictDelay bounds the random delay before the state is read
+	// again after another instance changed it (default
+	// DefaultConflictDelay).
+	ConflictDelay time.Duration
+	// MaxIndexBytes bounds the compressed index kept in the state. A mesh
+	// whose index is larger is announced without its delta, and only its
+	// digest is kept. Zero means DefaultMaxIndexBytes; negative keeps no
+	// index.
+	MaxIndexBytes int
 	// SyncTimeout bounds one attempt: rebuilding the mesh, claiming,
 	// sending and recording.
 	SyncTimeout time.Duration
@@ -71,7 +100,13 @@ type Announcer struct {
 	client cloudevents.Client
 	log    *slog.Logger
 	notify chan struct{}
-	now    func() time.Time
+
+	// Tests replace these.
+	clock clock.Clock
+	// sleep waits d, or until ctx ends (then it returns false).
+	sleep func(ctx context.Context, d time.Duration) bool
+	// randN returns a random duration in [0, n).
+	randN func(n time.Duration) time.Duration
 }
 
 // New returns an Announcer.
@@ -80,8 +115,13 @@ func New(cfg Config, build BuildFunc, store *Store, log *slog.Logger) (*Announce
 	if err != nil {
 		return nil, fmt.Errorf("creating CloudEvents client: %w", err)
 	}
-	return &Announcer{cfg: cfg, build: build, store: store, client: client, log: log,
-		notify: make(chan struct{}, 1), now: time.Now}, nil
+	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts)
+	cfg.ConflictDelay = cmp.Or(cfg.ConflictDelay, DefaultConflictDelay)
+	cfg.MaxIndexBytes = cmp.Or(cfg.MaxIndexBytes, DefaultMaxIndexBytes)
+	a := &Announcer{cfg: cfg, build: build, store: store, client: client, log: log,
+		notify: make(chan struct{}, 1), clock: clock.RealClock{}, randN: rand.N[time.Duration]}
+	a.sleep = a.clockSleep
+	return a, nil
 }
 
 // Notify tells the Announcer that the cluster may have changed. It never
@@ -94,7 +134,8 @@ func (a *Announcer) Notify() {
 }
 
 // Run announces changes until ctx ends: it waits for a notification,
-// debounces, and syncs until the sync succeeds.
+// debounces, and syncs until the sync succeeds, is rejected, or ran out of
+// attempts.
 func (a *Announcer) Run(ctx context.Context) {
 	for {
 		select {
@@ -112,61 +153,130 @@ func (a *Announcer) Run(ctx context.Context) {
 // debounce waits until no notification came for Debounce, or MaxDelay has
 // passed. It returns false when ctx ended.
 func (a *Announcer) debounce(ctx context.Context) bool {
-	deadline := time.NewTimer(a.cfg.MaxDelay)
+	deadline := a.clock.NewTimer(a.cfg.MaxDelay)
 	defer deadline.Stop()
-	quiet := time.NewTimer(a.cfg.Debounce)
+	quiet := a.clock.NewTimer(a.cfg.Debounce)
 	defer quiet.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-deadline.C:
+		case <-deadline.C():
 			return true
-		case <-quiet.C:
+		case <-quiet.C():
 			return true
 		case <-a.notify:
-			quiet.Reset(a.cfg.Debounce)
+			quiet.Stop()
+			quiet = a.clock.NewTimer(a.cfg.Debounce)
 		}
 	}
 }
 
-// syncUntilDone syncs, retrying with exponential backoff, until a sync
-// succeeds or ctx ends. A sync under way when ctx ends runs to its end
+// syncUntilDone syncs, retrying with jittered exponential backoff, until
+// a sync succeeds, the sink rejects the event, MaxAttempts attempts
+// failed, or ctx ends. A sync under way when ctx ends runs to its end
 // (within its own deadline): stopping between the sink's acceptance and
 // the state's update would announce the change twice.
 func (a *Announcer) syncUntilDone(ctx context.Context) {
-	wait := a.cfg.RetryMin
-	for {
+	backoff := a.cfg.RetryMin
+	for attempt := 1; ; attempt++ {
 		syncCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.SyncTimeout)
 		err := a.sync(syncCtx)
 		cancel()
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		var claimed *claimedError
-		if errors.As(err, &claimed) {
-			// Another instance announces; check again when its claim ends.
-			a.log.Info("another instance is announcing", "holder", claimed.claim.Holder, "until", claimed.claim.Expires)
-			if !sleep(ctx, claimed.claim.Expires.Sub(a.now())+a.cfg.RetryMin) {
-				return
-			}
-			continue
-		}
-		if errors.Is(err, ErrConflict) {
-			continue // the state moved: look again at once
-		}
-		a.log.Warn("announcing failed; retrying", "error", err.Error(), "in", wait.String())
-		if !sleep(ctx, wait) {
+		if a.gaveUp(err, attempt) {
+			a.release(ctx)
 			return
 		}
-		wait = min(2*wait, a.cfg.RetryMax)
+		var wait time.Duration
+		wait, backoff = a.nextWait(err, attempt, backoff)
+		if !a.sleep(ctx, wait) {
+			return
+		}
 	}
+}
+
+// gaveUp reports, and logs, whether the failed attempt of number attempt
+// ends the attempts at this change: the sink rejected the event, or
+// MaxAttempts attempts failed. The next notification tries again.
+func (a *Announcer) gaveUp(err error, attempt int) bool {
+	var rejected *RejectedError
+	switch {
+	case errors.As(err, &rejected):
+		a.log.Error("the sink rejected the announcement; it is not retried until the next change or notification",
+			"id", rejected.ID, "status", rejected.Status, "sink", a.cfg.Sink, "error", err.Error())
+		return true
+	case attempt >= a.cfg.MaxAttempts:
+		a.log.Error("announcing failed; giving up until the next change or notification",
+			"attempts", attempt, "error", err.Error())
+		return true
+	}
+	return false
+}
+
+// nextWait returns how long to wait after the failed attempt err, and the
+// backoff after that: until another instance's claim ends, else the
+// backoff with jitter.
+func (a *Announcer) nextWait(err error, attempt int, backoff time.Duration) (wait, next time.Duration) {
+	var claimed *claimedError
+	if errors.As(err, &claimed) {
+		wait = min(claimed.claim.Expires.Sub(a.clock.Now()), a.cfg.ClaimTTL) + a.jitter(a.cfg.RetryMin)
+		a.log.Info("another instance is announcing", "holder", claimed.claim.Holder, "until", claimed.claim.Expires)
+		return wait, backoff
+	}
+	wait = backoff + a.jitter(backoff/2)
+	a.log.Warn("announcing failed; retrying", "error", err.Error(), "in", wait.String(), "attempt", attempt)
+	return wait, min(2*backoff, a.cfg.RetryMax)
+}
+
+// release drops this instance's claim once it gave up announcing, so that
+// another instance need not wait for the claim to expire. It is best
+// effort: a claim left behind expires.
+func (a *Announcer) release(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ClaimTTL)
+	defer cancel()
+	st, err := a.store.Load(ctx)
+	if err != nil || st.Claim == nil || st.Claim.Holder != a.cfg.Holder {
+		return
+	}
+	st.Claim = nil
+	if err := a.store.Save(ctx, st); err != nil {
+		a.log.Debug("releasing the claim failed; it expires", "error", err.Error())
+	}
+}
+
+// jitter returns a random duration in [0, d], 0 when d <= 0.
+func (a *Announcer) jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return a.randN(d + 1)
 }
 
 // claimedError means another instance holds an active claim.
 type claimedError struct{ claim *Claim }
 
 func (e *claimedError) Error() string { return "claimed by " + e.claim.Holder }
+
+// RejectedError means the sink answered with a status that Knative
+// Eventing does not retry: the sink refused the event itself, and sending
+// it again cannot help.
+type RejectedError struct {
+	ID     string
+	Status int
+	Err    error
+}
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("the sink rejected announcement %s with status %d: %v", e.ID, e.Status, e.Err)
+}
+
+func (e *RejectedError) Unwrap() error { return e.Err }
+
+// errUnchanged means the state already records the mesh.
+var errUnchanged = errors.New("mesh unchanged")
 
 // sync rebuilds the mesh and announces it if it differs from the last
 // announced one.
@@ -180,51 +290,136 @@ func (a *Announcer) sync(ctx context.Context) error {
 		return err
 	}
 	digest := Digest(body)
-	st, err := a.store.Load(ctx)
-	if err != nil {
-		return err
-	}
-	if st.Digest == digest {
-		a.log.Debug("mesh unchanged; nothing to announce", "digest", digest)
-		return nil
-	}
-	if c := st.Claim; c.Active(a.now()) && c.Holder != a.cfg.Holder {
-		return &claimedError{claim: c}
-	}
 	idx, err := IndexOf(m)
 	if err != nil {
 		return err
 	}
-	ev, err := a.event(m, digest, st, Diff(st.Index, idx))
-	if err != nil {
+	if idx, err = a.keepable(idx); err != nil {
 		return err
 	}
-	st.Claim = &Claim{Holder: a.cfg.Holder, Digest: digest, ID: ev.ID(), Expires: a.now().Add(a.cfg.ClaimTTL)}
-	if err := a.store.Save(ctx, st); err != nil {
+	st, ev, err := a.claim(ctx, m, digest, idx)
+	if errors.Is(err, errUnchanged) {
+		a.log.Debug("mesh unchanged; nothing to announce", "digest", digest)
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	if err := a.send(ctx, ev); err != nil {
 		return err
 	}
-	st.Digest, st.Index, st.Sequence, st.Claim = digest, idx, st.Sequence+1, nil
-	if err := a.store.Save(ctx, st); err != nil {
-		// Our claim was overtaken: the other instance announces again,
-		// with the same id.
-		return fmt.Errorf("recording announcement %s: %w", ev.ID(), err)
+	if err := a.record(ctx, st, ev, digest, idx); err != nil {
+		return err
 	}
 	a.log.Info("announced mesh change", "id", ev.ID(), "digest", digest, "sink", a.cfg.Sink)
 	return nil
 }
 
-// send sends ev to the sink and waits for it to be accepted.
+// keepable returns idx, or nil when it is too large to keep in the state.
+func (a *Announcer) keepable(idx Index) (Index, error) {
+	b, err := encodeIndex(idx)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > a.cfg.MaxIndexBytes {
+		a.log.Warn("the mesh index is too large to keep in the state ConfigMap; announcing without the delta",
+			"indexBytes", len(b), "maxIndexBytes", a.cfg.MaxIndexBytes, "entities", len(idx))
+		return nil, nil
+	}
+	return idx, nil
+}
+
+// claim reads the state and, when the mesh of digest is not announced yet
+// and no other instance holds a claim, claims its announcement. It returns
+// the claimed state and the event to send, or errUnchanged.
+func (a *Announcer) claim(ctx context.Context, m *mesh.Mesh, digest string, idx Index) (*State, cloudevents.Event, error) {
+	var st *State
+	var ev cloudevents.Event
+	err := a.retryConflicts(ctx, func() error {
+		var err error
+		if st, err = a.store.Load(ctx); err != nil {
+			return err
+		}
+		if st.Digest == digest {
+			return errUnchanged
+		}
+		if c := st.Claim; c.Active(a.clock.Now()) && c.Holder != a.cfg.Holder {
+			return &claimedError{claim: c}
+		}
+		if ev, err = a.event(m, digest, st, delta(st.Index, idx)); err != nil {
+			return err
+		}
+		st.Claim = &Claim{Holder: a.cfg.Holder, Digest: digest, ID: ev.ID(), Expires: a.clock.Now().Add(a.cfg.ClaimTTL)}
+		return a.store.Save(ctx, st)
+	})
+	return st, ev, err
+}
+
+// record advances the state to the mesh of digest once the sink accepted
+// ev. When the state changed since the claim, it is read again: the
+// announcement is recorded as long as the claim still holds there.
+func (a *Announcer) record(ctx context.Context, st *State, ev cloudevents.Event, digest string, idx Index) error {
+	first := true
+	err := a.retryConflicts(ctx, func() error {
+		if !first {
+			var err error
+			if st, err = a.store.Load(ctx); err != nil {
+				return err
+			}
+			if c := st.Claim; c == nil || c.Holder != a.cfg.Holder || c.ID != ev.ID() {
+				return errors.New("another instance took over the claim")
+			}
+		}
+		first = false
+		st.Digest, st.Index, st.Sequence, st.Claim = digest, idx, st.Sequence+1, nil
+		return a.store.Save(ctx, st)
+	})
+	if err != nil {
+		// The other instance announces again, with the same id.
+		return fmt.Errorf("recording announcement %s: %w", ev.ID(), err)
+	}
+	return nil
+}
+
+// retryConflicts runs try until it returns anything but ErrConflict,
+// waiting a short random delay between tries, at most maxConflicts times.
+func (a *Announcer) retryConflicts(ctx context.Context, try func() error) error {
+	for n := 1; ; n++ {
+		err := try()
+		if !errors.Is(err, ErrConflict) || n == maxConflicts {
+			return err
+		}
+		a.log.Debug("the state changed since it was read; reading it again", "try", n)
+		if !a.sleep(ctx, a.cfg.ConflictDelay/2+a.jitter(a.cfg.ConflictDelay/2)) {
+			return err
+		}
+	}
+}
+
+// delta is the delta from the old index to the new, or nil when either is
+// unknown (not kept in the state).
+func delta(old, new Index) *Delta {
+	if old == nil || new == nil {
+		return nil
+	}
+	d := Diff(old, new)
+	return &d
+}
+
+// send sends ev to the sink and waits for it to be accepted. A status
+// that Knative Eventing would not retry is a *RejectedError.
 func (a *Announcer) send(ctx context.Context, ev cloudevents.Event) error {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.ClaimTTL/2)
 	defer cancel()
 	res := a.client.Send(cloudevents.ContextWithTarget(ctx, a.cfg.Sink), ev)
-	if !cloudevents.IsACK(res) {
-		return fmt.Errorf("sending %s to %s: %w", ev.ID(), a.cfg.Sink, res)
+	if cloudevents.IsACK(res) {
+		return nil
 	}
-	return nil
+	err := fmt.Errorf("sending %s to %s: %w", ev.ID(), a.cfg.Sink, res)
+	if status, ok := statusOf(res); ok && !retryable(status) {
+		return &RejectedError{ID: ev.ID(), Status: status, Err: err}
+	}
+	return err
 }
 
 // Digest returns the digest of an encoded mesh.
@@ -241,13 +436,14 @@ func eventID(st *State, digest string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(max(d, 0))
+// clockSleep waits d on the Announcer's clock, or until ctx ends.
+func (a *Announcer) clockSleep(ctx context.Context, d time.Duration) bool {
+	t := a.clock.NewTimer(max(d, 0))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-t.C:
+	case <-t.C():
 		return true
 	}
 }

@@ -116,12 +116,17 @@ func TestIntake(t *testing.T) {
 		body    string
 		status  int
 	}{
-		{"binary", map[string]string{"Ce-Id": "1", "Ce-Type": "t", "Ce-Source": "/s", "Ce-Specversion": "1.0", "Content-Type": "application/json"}, `{"kind":"Broker"}`, 202},
+		{"binary", map[string]string{"Ce-Id": "1", "Ce-Type": "dev.knative.apiserver.ref.update", "Ce-Source": "/s", "Ce-Specversion": "1.0", "Content-Type": "application/json"}, `{"kind":"Broker"}`, 202},
+		{"resource mode", map[string]string{"Ce-Id": "1", "Ce-Type": "dev.knative.apiserver.resource.delete", "Ce-Source": "/s", "Ce-Specversion": "1.0", "Content-Type": "application/json"}, `{"kind":"Broker"}`, 202},
+		{"ping", map[string]string{"Ce-Id": "1", "Ce-Type": "dev.knative.sources.ping", "Ce-Source": "/s", "Ce-Specversion": "1.0"}, ``, 202},
+		{"another type", map[string]string{"Ce-Id": "1", "Ce-Type": "com.example.order.created", "Ce-Source": "/s", "Ce-Specversion": "1.0"}, ``, 400},
+		{"a type that only starts like one", map[string]string{"Ce-Id": "1", "Ce-Type": "dev.knative.sources.ping.x", "Ce-Source": "/s", "Ce-Specversion": "1.0"}, ``, 400},
+		{"an announcement of its own", map[string]string{"Ce-Id": "1", "Ce-Type": EventType, "Ce-Source": "/s", "Ce-Specversion": "1.0"}, ``, 400},
 		{"structured", map[string]string{"Content-Type": "application/cloudevents+json"}, string(structured), 202},
 		{"not a CloudEvent", map[string]string{"Content-Type": "application/json"}, `{"hello":1}`, 400},
 		{"missing id", map[string]string{"Ce-Type": "t", "Ce-Source": "/s", "Ce-Specversion": "1.0"}, ``, 400},
 		{"broken structured", map[string]string{"Content-Type": "application/cloudevents+json"}, `{"specversion":`, 400},
-		{"too large", map[string]string{"Ce-Id": "1", "Ce-Type": "t", "Ce-Source": "/s", "Ce-Specversion": "1.0", "Content-Type": "text/plain"}, strings.Repeat("x", MaxEventBytes+1), 413},
+		{"too large", map[string]string{"Ce-Id": "1", "Ce-Type": "dev.knative.sources.ping", "Ce-Source": "/s", "Ce-Specversion": "1.0", "Content-Type": "text/plain"}, strings.Repeat("x", MaxEventBytes+1), 413},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewBufferString(tt.body))
@@ -136,11 +141,15 @@ func TestIntake(t *testing.T) {
 		if w.Code == 202 && w.Body.Len() != 0 {
 			t.Errorf("%s: a 202 with a body: %s", tt.name, w.Body)
 		}
-	}
-	select {
-	case <-a.notify:
-	default:
-		t.Error("no notification after accepted events")
+		queued := false
+		select {
+		case <-a.notify:
+			queued = true
+		default:
+		}
+		if queued != (tt.status == 202) {
+			t.Errorf("%s: notification queued: %v, want %v", tt.name, queued, tt.status == 202)
+		}
 	}
 }
 

@@ -17,8 +17,13 @@ type Announcement struct {
 	PreviousDigest string `json:"previousDigest,omitempty"`
 	// Counts are the numbers of entities of each kind in the new mesh.
 	Counts Counts `json:"counts"`
-	// Delta is what changed since the last announced mesh.
-	Delta
+	// DeltaOmitted says that the delta is left out: the index of the new
+	// mesh is too large to keep in the state ConfigMap, or the index of
+	// the last announced one was not kept. Fetch the mesh (dataref).
+	DeltaOmitted bool `json:"deltaOmitted,omitempty"`
+	// Delta is what changed since the last announced mesh; nil when
+	// DeltaOmitted.
+	*Delta
 }
 
 // Counts are the numbers of entities of each kind.
@@ -30,13 +35,13 @@ type Counts struct {
 }
 
 // event returns the announcement of mesh m, of digest digest, after state
-// st.
-func (a *Announcer) event(m *mesh.Mesh, digest string, st *State, d Delta) (cloudevents.Event, error) {
+// st, with delta d (nil when it is unknown).
+func (a *Announcer) event(m *mesh.Mesh, digest string, st *State, d *Delta) (cloudevents.Event, error) {
 	ev := cloudevents.NewEvent()
 	ev.SetID(eventID(st, digest))
 	ev.SetType(EventType)
 	ev.SetSource(a.cfg.Source)
-	ev.SetTime(a.now())
+	ev.SetTime(a.clock.Now())
 	if a.cfg.Subject != "" {
 		ev.SetSubject(a.cfg.Subject)
 	}
@@ -46,6 +51,7 @@ func (a *Announcer) event(m *mesh.Mesh, digest string, st *State, d Delta) (clou
 		Digest:         digest,
 		PreviousDigest: st.Digest,
 		Counts:         Counts{len(m.EventTypes), len(m.Brokers), len(m.Subscribables), len(m.Sources)},
+		DeltaOmitted:   d == nil,
 		Delta:          d,
 	}
 	if err := ev.SetData(cloudevents.ApplicationJSON, data); err != nil {

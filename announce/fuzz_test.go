@@ -71,6 +71,9 @@ func FuzzIntake(f *testing.F) {
 				t.Errorf("202 for something that is no CloudEvent: Content-Type %q, ce-specversion %q, ce-id %q, ce-source %q, ce-type %q",
 					contentType, specVersion, id, source, typ)
 			}
+			if !structured(contentType) && !notificationTypes[typ] {
+				t.Errorf("202 for a CloudEvent of type %q, which push's sources do not send", typ)
+			}
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 			if queued {
 				t.Errorf("%d but a notification was queued", w.Code)

@@ -26,12 +26,16 @@ type State struct {
 	Digest string
 	// Sequence counts the announcements made.
 	Sequence int64
-	// Index is the index of the last announced mesh.
+	// Index is the index of the last announced mesh; nil when it was not
+	// kept (it outgrew the ConfigMap), so that the next delta is unknown.
 	Index Index
 	// Claim, when set, says that an instance is announcing.
 	Claim *Claim
 
-	resourceVersion string
+	// cm is the ConfigMap the state was read from: Save changes only the
+	// keys above in it, and keeps whatever else it holds (labels,
+	// annotations, owner references, other keys).
+	cm *corev1.ConfigMap
 }
 
 // Claim marks an announcement in progress, so that no other instance
@@ -65,7 +69,7 @@ type Store struct {
 }
 
 // Load reads the state. A ConfigMap without data is the state before the
-// first announcement.
+// first announcement; one with a digest but no index kept no index.
 func (s *Store) Load(ctx context.Context) (*State, error) {
 	cm, err := s.ConfigMaps.Get(ctx, s.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -74,7 +78,10 @@ func (s *Store) Load(ctx context.Context) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the state ConfigMap %s: %w", s.Name, err)
 	}
-	st := &State{Digest: cm.Data[keyDigest], Index: Index{}, resourceVersion: cm.ResourceVersion}
+	st := &State{Digest: cm.Data[keyDigest], cm: cm}
+	if st.Digest == "" {
+		st.Index = Index{}
+	}
 	if v := cm.Data[keySequence]; v != "" {
 		if st.Sequence, err = strconv.ParseInt(v, 10, 64); err != nil {
 			return nil, fmt.Errorf("state ConfigMap %s: bad %s %q", s.Name, keySequence, v)
@@ -95,15 +102,20 @@ func (s *Store) Load(ctx context.Context) (*State, error) {
 }
 
 // Save writes st over the state it was read from, and fails with
-// ErrConflict when the ConfigMap changed since.
+// ErrConflict when the ConfigMap changed since. It changes only the keys
+// the function owns: the rest of the ConfigMap (what `kubectl apply -k
+// rbac/` set) stays as it was read.
 func (s *Store) Save(ctx context.Context, st *State) error {
-	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: s.Name, ResourceVersion: st.resourceVersion},
-		Data: map[string]string{
-			keyDigest:   st.Digest,
-			keySequence: strconv.FormatInt(st.Sequence, 10),
-		},
+	if st.cm == nil {
+		return errors.New("saving a state that was not loaded")
 	}
+	cm := st.cm.DeepCopy()
+	if cm.Data == nil {
+		cm.Data = map[string]string{}
+	}
+	cm.Data[keyDigest] = st.Digest
+	cm.Data[keySequence] = strconv.FormatInt(st.Sequence, 10)
+	delete(cm.Data, keyClaim)
 	if st.Claim != nil {
 		b, err := json.Marshal(st.Claim)
 		if err != nil {
@@ -111,12 +123,16 @@ func (s *Store) Save(ctx context.Context, st *State) error {
 		}
 		cm.Data[keyClaim] = string(b)
 	}
-	if len(st.Index) > 0 {
+	delete(cm.BinaryData, keyIndex)
+	if st.Index != nil {
 		b, err := encodeIndex(st.Index)
 		if err != nil {
 			return err
 		}
-		cm.BinaryData = map[string][]byte{keyIndex: b}
+		if cm.BinaryData == nil {
+			cm.BinaryData = map[string][]byte{}
+		}
+		cm.BinaryData[keyIndex] = b
 	}
 	saved, err := s.ConfigMaps.Update(ctx, cm, metav1.UpdateOptions{})
 	if apierrors.IsConflict(err) {
@@ -125,7 +141,7 @@ func (s *Store) Save(ctx context.Context, st *State) error {
 	if err != nil {
 		return fmt.Errorf("writing the state ConfigMap %s: %w", s.Name, err)
 	}
-	st.resourceVersion = saved.ResourceVersion
+	st.cm = saved
 	return nil
 }
 

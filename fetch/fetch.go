@@ -16,6 +16,7 @@ import (
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	"github.com/knative-eventmesh/function/kubeclient"
+	"github.com/knative-eventmesh/function/objects"
 )
 
 // MaxInFlight bounds the API requests one build has in flight. A build of
@@ -44,12 +45,12 @@ var brokersGVR = eventingv1.SchemeGroupVersion.WithResource("brokers")
 // It fails when a resource the mesh needs (Brokers, EventTypes, Triggers,
 // Subscriptions) cannot be listed. Channels and sources are discovered
 // through their CRDs; what the token may not read of them is left out and
-// named in Objects.Warnings.
-func All(ctx context.Context, c *kubeclient.Clients, opts Options) (*Objects, error) {
+// named in Set.Warnings. Its errors are *objects.Error.
+func All(ctx context.Context, c *kubeclient.Clients, opts Options) (*objects.Set, error) {
 	if opts.PageSize <= 0 {
 		opts.PageSize = DefaultPageSize
 	}
-	r := &reader{c: c, opts: opts, objs: &Objects{}, inFlight: make(chan struct{}, MaxInFlight)}
+	r := &reader{c: c, opts: opts, objs: &objects.Set{}, inFlight: make(chan struct{}, MaxInFlight)}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.brokers(ctx) })
 	g.Go(func() error { return r.eventTypes(ctx) })
@@ -67,7 +68,7 @@ type reader struct {
 	c    *kubeclient.Clients
 	opts Options
 	mu   sync.Mutex
-	objs *Objects
+	objs *objects.Set
 	// lists are the subscriber lists started by prefetch, by kind.
 	lists      map[schema.GroupVersionKind]*kindList
 	prefetches sync.WaitGroup
@@ -132,8 +133,13 @@ func inEachNamespace[T any](ctx context.Context, r *reader, list func(ctx contex
 }
 
 func (r *reader) brokers(ctx context.Context) error {
-	items, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]metav1.PartialObjectMetadata, error) {
-		return r.listMetadata(ctx, brokersGVR, ns, "")
+	items, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]objects.Meta, error) {
+		list, err := r.listMetadata(ctx, brokersGVR, ns, "")
+		out := make([]objects.Meta, len(list))
+		for i := range list {
+			out[i] = metaOf(&list[i].ObjectMeta)
+		}
+		return out, err
 	})
 	r.objs.Brokers = items
 	return err
@@ -149,14 +155,14 @@ func (r *reader) consumers(ctx context.Context) error {
 	see := func(ref *duckv1.KReference) { r.prefetch(ctx, ref) }
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		items, err := inEachNamespace(gctx, r, func(ctx context.Context, ns string) ([]eventingv1.Trigger, error) {
+		items, err := inEachNamespace(gctx, r, func(ctx context.Context, ns string) ([]objects.Trigger, error) {
 			return r.triggers(ctx, ns, see)
 		})
 		r.objs.Triggers = items
 		return err
 	})
 	g.Go(func() error {
-		items, err := inEachNamespace(gctx, r, func(ctx context.Context, ns string) ([]messagingv1.Subscription, error) {
+		items, err := inEachNamespace(gctx, r, func(ctx context.Context, ns string) ([]objects.Subscription, error) {
 			return r.subscriptions(ctx, ns, see)
 		})
 		r.objs.Subscriptions = items
@@ -178,30 +184,30 @@ type consumer[S any] struct {
 	Spec S `json:"spec"`
 }
 
-func (r *reader) triggers(ctx context.Context, ns string, see func(*duckv1.KReference)) ([]eventingv1.Trigger, error) {
+func (r *reader) triggers(ctx context.Context, ns string, see func(*duckv1.KReference)) ([]objects.Trigger, error) {
 	path := collectionPath("eventing.knative.dev", "v1", "triggers", ns)
-	items, err := listRaw(ctx, r, what("list", "triggers.eventing.knative.dev", ns), path, func(page []consumer[eventingv1.TriggerSpec]) {
+	items, err := listRaw(ctx, r, what("list", "triggers.eventing.knative.dev", ns), "Trigger", path, func(page []consumer[eventingv1.TriggerSpec]) {
 		for i := range page {
 			see(page[i].Spec.Subscriber.Ref)
 		}
 	})
-	out := make([]eventingv1.Trigger, len(items))
+	out := make([]objects.Trigger, len(items))
 	for i := range items {
-		out[i].Name, out[i].Namespace, out[i].Spec = items[i].Metadata.Name, items[i].Metadata.Namespace, items[i].Spec
+		out[i] = triggerOf(items[i].Metadata.Name, items[i].Metadata.Namespace, &items[i].Spec)
 	}
 	return out, err
 }
 
-func (r *reader) subscriptions(ctx context.Context, ns string, see func(*duckv1.KReference)) ([]messagingv1.Subscription, error) {
+func (r *reader) subscriptions(ctx context.Context, ns string, see func(*duckv1.KReference)) ([]objects.Subscription, error) {
 	path := collectionPath("messaging.knative.dev", "v1", "subscriptions", ns)
-	items, err := listRaw(ctx, r, what("list", "subscriptions.messaging.knative.dev", ns), path, func(page []consumer[messagingv1.SubscriptionSpec]) {
+	items, err := listRaw(ctx, r, what("list", "subscriptions.messaging.knative.dev", ns), "Subscription", path, func(page []consumer[messagingv1.SubscriptionSpec]) {
 		for i := range page {
 			see(page[i].Spec.Subscriber.Ref)
 		}
 	})
-	out := make([]messagingv1.Subscription, len(items))
+	out := make([]objects.Subscription, len(items))
 	for i := range items {
-		out[i].Name, out[i].Namespace, out[i].Spec = items[i].Metadata.Name, items[i].Metadata.Namespace, items[i].Spec
+		out[i] = subscriptionOf(items[i].Metadata.Name, items[i].Metadata.Namespace, &items[i].Spec)
 	}
 	return out, err
 }
@@ -230,7 +236,7 @@ func (r *reader) each(ctx context.Context, doing string, page pager.ListPageFunc
 	p.PageSize = r.opts.PageSize
 	p.PageBufferSize = 2
 	if err := p.EachListItem(ctx, metav1.ListOptions{}, fn); err != nil {
-		return &Error{Doing: doing, Err: err}
+		return wrap(doing, err)
 	}
 	return nil
 }
@@ -246,17 +252,6 @@ func collect[T any](out *[]T) func(runtime.Object) error {
 		return nil
 	}
 }
-
-// Error is an API error together with what was being done.
-type Error struct {
-	// Doing is the verb and resource, and the namespace if any, e.g.
-	// "list triggers.eventing.knative.dev in namespace team-a".
-	Doing string
-	Err   error
-}
-
-func (e *Error) Error() string { return e.Doing + ": " + e.Err.Error() }
-func (e *Error) Unwrap() error { return e.Err }
 
 // what says what a request does, for errors.
 func what(verb, resource, ns string) string {

@@ -1,85 +1,86 @@
 // Package fetch reads from the Kubernetes API everything the event mesh is
-// built from. It is the only step that does API I/O: lists run in
-// parallel, page by page, and subscribers are resolved with as few
-// requests as the caller's permissions allow.
+// built from, into an objects.Set. It is the only step that does API I/O:
+// lists run in parallel, page by page, and subscribers are resolved with as
+// few requests as the caller's permissions allow.
+//
+// Objects are decoded with Knative's own API types, then handed on in the
+// plain form of package objects, so that the steps after this one need no
+// API client.
 package fetch
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
-	"knative.dev/eventing/pkg/apis/eventing/v1beta2"
-	"knative.dev/eventing/pkg/apis/eventing/v1beta3"
 	messagingv1 "knative.dev/eventing/pkg/apis/messaging/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
+
+	"github.com/knative-eventmesh/function/objects"
 )
 
-// Objects is what the mesh is built from.
-type Objects struct {
-	Brokers       []metav1.PartialObjectMetadata
-	EventTypes    []EventType
-	Triggers      []eventingv1.Trigger
-	Subscriptions []messagingv1.Subscription
-	// Subscribables are the objects of every CRD labelled
-	// messaging.knative.dev/subscribable=true.
-	Subscribables []Object
-	// Sources are the objects of every CRD labelled
-	// duck.knative.dev/source=true.
-	Sources []Object
-	// Subscribers maps each subscriber reference of a Trigger or
-	// Subscription to its Backstage id. A reference that is missing has no
-	// id: the object lacks the label, does not exist, or may not be read.
-	Subscribers map[Ref]string
-	// Warnings name the parts of the mesh left out because the token may
-	// not read them. They are meant for the caller.
-	Warnings []string
-	// Skipped name the objects left out, for the log.
-	Skipped []string
+// metaOf returns the part of an object's metadata the mesh shows.
+func metaOf(m *metav1.ObjectMeta) objects.Meta {
+	return objects.Meta{Name: m.Name, Namespace: m.Namespace, UID: string(m.UID), Labels: m.Labels, Annotations: m.Annotations}
 }
 
-// EventType is an EventType read at whichever version the cluster serves,
-// with its spec decoded both ways: an object stored as v1beta2 fills
-// V1beta2, one stored as v1beta3 fills V1beta3.
-type EventType struct {
-	Meta    metav1.ObjectMeta
-	V1beta2 v1beta2.EventTypeSpec
-	V1beta3 v1beta3.EventTypeSpec
-}
-
-// Kind is a resource type found through its CustomResourceDefinition.
-type Kind struct {
-	schema.GroupVersionResource
-	Kind string
-	// Annotations are the CRD's; relate reads
-	// registry.knative.dev/eventTypes from them.
-	Annotations map[string]string
-}
-
-// Object is a channel or a source.
-type Object struct {
-	Kind *Kind
-	Meta metav1.ObjectMeta
-	// Sink is spec.sink.ref of a source, or nil.
-	Sink *duckv1.KReference
-}
-
-// Ref names a subscriber: an object by API group, kind, namespace and name.
-type Ref struct {
-	Group, Kind, Namespace, Name string
-}
-
-// SubscriberRef returns the Ref of a subscriber reference written in an
-// object of namespace ns, and false when ref is not an object reference.
-func SubscriberRef(ref *duckv1.KReference, ns string) (Ref, bool) {
-	if ref == nil || ref.Kind == "" || ref.Name == "" {
-		return Ref{}, false
+// referenceOf converts a Knative object reference.
+func referenceOf(r *duckv1.KReference) *objects.Reference {
+	if r == nil {
+		return nil
 	}
-	gv, err := schema.ParseGroupVersion(ref.APIVersion)
-	if err != nil {
-		return Ref{}, false
+	return &objects.Reference{APIVersion: r.APIVersion, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+}
+
+// triggerOf converts a Trigger's spec.
+func triggerOf(name, namespace string, spec *eventingv1.TriggerSpec) objects.Trigger {
+	t := objects.Trigger{
+		Name:       name,
+		Namespace:  namespace,
+		Broker:     spec.Broker,
+		BrokerRef:  referenceOf(spec.BrokerRef),
+		Subscriber: referenceOf(spec.Subscriber.Ref),
+		Filters:    filtersOf(spec.Filters),
 	}
-	if ref.Namespace != "" {
-		ns = ref.Namespace
+	if spec.Filter != nil {
+		t.Attributes = map[string]string(spec.Filter.Attributes)
 	}
-	return Ref{Group: gv.Group, Kind: ref.Kind, Namespace: ns, Name: ref.Name}, true
+	return t
+}
+
+// filtersOf converts a list of SubscriptionsAPIFilters.
+func filtersOf(list []eventingv1.SubscriptionsAPIFilter) []objects.Filter {
+	if list == nil {
+		return nil
+	}
+	out := make([]objects.Filter, len(list))
+	for i := range list {
+		out[i] = filterOf(&list[i])
+	}
+	return out
+}
+
+func filterOf(f *eventingv1.SubscriptionsAPIFilter) objects.Filter {
+	out := objects.Filter{
+		All:    filtersOf(f.All),
+		Any:    filtersOf(f.Any),
+		Exact:  f.Exact,
+		Prefix: f.Prefix,
+		Suffix: f.Suffix,
+		CESQL:  f.CESQL,
+	}
+	if f.Not != nil {
+		not := filterOf(f.Not)
+		out.Not = &not
+	}
+	return out
+}
+
+// subscriptionOf converts a Subscription's spec.
+func subscriptionOf(name, namespace string, spec *messagingv1.SubscriptionSpec) objects.Subscription {
+	ch := spec.Channel
+	return objects.Subscription{
+		Name:       name,
+		Namespace:  namespace,
+		Channel:    objects.Reference{APIVersion: ch.APIVersion, Kind: ch.Kind, Namespace: ch.Namespace, Name: ch.Name},
+		Subscriber: referenceOf(spec.Subscriber.Ref),
+	}
 }

@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
+
+	"github.com/knative-eventmesh/function/objects"
 )
 
 // BackstageIDLabel ties a Kubernetes object to a Backstage entity.
@@ -33,7 +35,7 @@ const maxGets = 16
 // cluster scope.
 type kindList struct {
 	done chan struct{}
-	ids  map[Ref]string // every labelled object of the kind
+	ids  map[objects.Ref]string // every labelled object of the kind
 	err  error
 }
 
@@ -77,28 +79,28 @@ func (r *reader) prefetched(gvk schema.GroupVersionKind) *kindList {
 // subscribers resolves the Backstage id of every subscriber reference of
 // the Triggers and Subscriptions.
 func (r *reader) subscribers(ctx context.Context) error {
-	byKind := map[schema.GroupVersionKind]map[Ref]bool{}
-	add := func(ref *duckv1.KReference, ns string) {
-		key, ok := SubscriberRef(ref, ns)
+	byKind := map[schema.GroupVersionKind]map[objects.Ref]bool{}
+	add := func(ref *objects.Reference, ns string) {
+		key, ok := objects.SubscriberRef(ref, ns)
 		if !ok {
 			return
 		}
 		gvk := schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind)
 		if byKind[gvk] == nil {
-			byKind[gvk] = map[Ref]bool{}
+			byKind[gvk] = map[objects.Ref]bool{}
 		}
 		byKind[gvk][key] = true
 	}
 	for i := range r.objs.Triggers {
 		t := &r.objs.Triggers[i]
-		add(t.Spec.Subscriber.Ref, t.Namespace)
+		add(t.Subscriber, t.Namespace)
 	}
 	for i := range r.objs.Subscriptions {
 		s := &r.objs.Subscriptions[i]
-		add(s.Spec.Subscriber.Ref, s.Namespace)
+		add(s.Subscriber, s.Namespace)
 	}
 
-	ids := &idSet{ids: map[Ref]string{}}
+	ids := &idSet{ids: map[objects.Ref]string{}}
 	g, ctx := errgroup.WithContext(ctx)
 	for gvk, refs := range byKind {
 		g.Go(func() error { return r.resolveKind(ctx, gvk, refs, ids) })
@@ -111,10 +113,10 @@ func (r *reader) subscribers(ctx context.Context) error {
 // idSet collects ids from parallel requests.
 type idSet struct {
 	mu  sync.Mutex
-	ids map[Ref]string
+	ids map[objects.Ref]string
 }
 
-func (s *idSet) add(ref Ref, id string) {
+func (s *idSet) add(ref objects.Ref, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ids[ref] = id
@@ -122,7 +124,7 @@ func (s *idSet) add(ref Ref, id string) {
 
 // resolveKind resolves the subscribers of one kind: from the cluster-scope
 // list if the token may make it, else per namespace, else one GET each.
-func (r *reader) resolveKind(ctx context.Context, gvk schema.GroupVersionKind, refs map[Ref]bool, ids *idSet) error {
+func (r *reader) resolveKind(ctx context.Context, gvk schema.GroupVersionKind, refs map[objects.Ref]bool, ids *idSet) error {
 	if l := r.prefetched(gvk); l != nil {
 		select {
 		case <-l.done:
@@ -141,7 +143,7 @@ func (r *reader) resolveKind(ctx context.Context, gvk schema.GroupVersionKind, r
 			return err
 		}
 	}
-	byNS := map[string][]Ref{}
+	byNS := map[string][]objects.Ref{}
 	for ref := range refs {
 		byNS[ref.Namespace] = append(byNS[ref.Namespace], ref)
 	}
@@ -173,16 +175,16 @@ func (r *reader) resolveKind(ctx context.Context, gvk schema.GroupVersionKind, r
 // The resource name is guessed from the kind, as the backend this function
 // replaces does: discovery would cost more requests than the whole mesh,
 // and an unusual plural only leaves that kind out.
-func (r *reader) labelled(ctx context.Context, gvk schema.GroupVersionKind, ns string) (map[Ref]string, error) {
+func (r *reader) labelled(ctx context.Context, gvk schema.GroupVersionKind, ns string) (map[objects.Ref]string, error) {
 	gvr, _ := meta.UnsafeGuessKindToResource(gvk)
 	items, err := r.listMetadata(ctx, gvr, ns, BackstageIDLabel)
 	if err != nil {
 		return nil, err
 	}
-	ids := make(map[Ref]string, len(items))
+	ids := make(map[objects.Ref]string, len(items))
 	for i := range items {
 		if id := items[i].Labels[BackstageIDLabel]; id != "" {
-			ids[Ref{Group: gvk.Group, Kind: gvk.Kind, Namespace: items[i].Namespace, Name: items[i].Name}] = id
+			ids[objects.Ref{Group: gvk.Group, Kind: gvk.Kind, Namespace: items[i].Namespace, Name: items[i].Name}] = id
 		}
 	}
 	return ids, nil
@@ -205,7 +207,7 @@ func (r *reader) narrower(err error, gvk schema.GroupVersionKind) (bool, error) 
 
 // getEach reads subscribers one GET at a time, a bounded number in
 // parallel. A subscriber that is missing or may not be read is left out.
-func (r *reader) getEach(ctx context.Context, gvk schema.GroupVersionKind, refs []Ref, ids *idSet) error {
+func (r *reader) getEach(ctx context.Context, gvk schema.GroupVersionKind, refs []objects.Ref, ids *idSet) error {
 	gvr, _ := meta.UnsafeGuessKindToResource(gvk)
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxGets)
@@ -226,7 +228,7 @@ func (r *reader) getEach(ctx context.Context, gvk schema.GroupVersionKind, refs 
 				r.skip("subscriber %s %s/%s: %v", ref.Kind, ref.Namespace, ref.Name, err)
 				return nil
 			default:
-				return &Error{Doing: what("get", resourceName(gvr), ref.Namespace), Err: err}
+				return wrap(what("get", resourceName(gvr), ref.Namespace), err)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -50,14 +51,14 @@ type sqlExpr interface {
 // cesqlCondition is the cesql dialect.
 type cesqlCondition struct{ expr sqlExpr }
 
-func (c cesqlCondition) eval(in *input) tri {
+func (c cesqlCondition) eval(in *input) result {
 	switch o := c.expr.eval(in); {
 	case o&canTrue == 0:
-		return triFalse
+		return fails
 	case o == canTrue:
-		return triTrue
+		return passes
 	}
-	return triUnknown
+	return passes | fails
 }
 
 // sqlAnd is the SDK's AND: if the left side is false the right side is not
@@ -163,14 +164,12 @@ func (c constant) eval(*input) outcome { return outcome(c) }
 
 // compileCESQL compiles expr, or returns what it compiled to before.
 func (cp *Compiler) compileCESQL(expr string) (condition, error) {
-	if r, ok := cp.cesql[expr]; ok {
+	if r, ok := cp.cesql.Get(expr); ok {
+		r := r.(compiledCESQL)
 		return r.c, r.err
 	}
 	c, err := compileCESQL(expr)
-	if cp.cesql == nil {
-		cp.cesql = map[string]compiledCESQL{}
-	}
-	cp.cesql[expr] = compiledCESQL{c, err}
+	cp.cesql.Add(expr, compiledCESQL{c, err})
 	return c, err
 }
 
@@ -356,6 +355,60 @@ func (in *input) event() cloudevents.Event {
 	}
 	in.ev = &ev
 	return ev
+}
+
+// lookup returns the value of attribute name as Knative's broker reads it
+// for the legacy filter and the exact, prefix and suffix dialects
+// (eventfilter/attributes.LookupAttribute): from the SDK event, so that time
+// is in its canonical form, "schemaurl" is dataschema and "datamediatype"
+// the media type of datacontenttype. It returns "" for an absent attribute,
+// which no filter value matches, and false when the value is not known.
+func (in *input) lookup(name string) (string, bool) {
+	from := name
+	switch name {
+	case "schemaurl":
+		from = "dataschema"
+	case "datamediatype":
+		from = "datacontenttype"
+	case "datacontentencoding":
+		return "", false
+	case "type", "subject", "id":
+		// What the SDK does, without building the event: it trims these
+		// values, and refuses an empty id.
+		v, ok := in.attrs[name]
+		v = strings.TrimSpace(v)
+		return v, ok && (v != "" || name != "id")
+	case "source":
+		// The SDK parses source as a URI reference.
+		v, ok := in.attrs[name]
+		u, err := url.Parse(v)
+		if !ok || err != nil {
+			return "", false
+		}
+		return u.String(), true
+	}
+	if !in.known(from) {
+		return "", false
+	}
+	ev := in.event()
+	switch name {
+	case "specversion":
+		return ev.SpecVersion(), true
+	case "time":
+		b, err := ev.Time().MarshalText()
+		if err != nil {
+			return "", true
+		}
+		return string(b), true
+	case "dataschema", "schemaurl":
+		return ev.DataSchema(), true
+	case "datacontenttype":
+		return ev.DataContentType(), true
+	case "datamediatype":
+		return ev.DataMediaType(), true
+	}
+	v, _ := ev.Extensions()[name].(string)
+	return v, true
 }
 
 // settable reports whether name=value can be set on a CloudEvents 1.0 event.

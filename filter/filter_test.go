@@ -5,23 +5,23 @@ import (
 	"sync"
 	"testing"
 
-	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	"github.com/knative-eventmesh/function/objects"
 )
 
-type sf = eventingv1.SubscriptionsAPIFilter
+type sf = objects.Filter
 
 // filters returns a trigger spec with the given Filters.
-func filters(fs ...sf) eventingv1.TriggerSpec {
-	return eventingv1.TriggerSpec{Filters: fs}
+func filters(fs ...sf) *objects.Trigger {
+	return &objects.Trigger{Filters: fs}
 }
 
 // attributes returns a trigger spec with the legacy attributes filter.
-func attributes(attrs map[string]string) eventingv1.TriggerSpec {
-	return eventingv1.TriggerSpec{Filter: &eventingv1.TriggerFilter{Attributes: attrs}}
+func attributes(attrs map[string]string) *objects.Trigger {
+	return &objects.Trigger{Attributes: attrs}
 }
 
 // sql returns a trigger spec with one CESQL filter.
-func sql(expr string) eventingv1.TriggerSpec {
+func sql(expr string) *objects.Trigger {
 	return filters(sf{CESQL: expr})
 }
 
@@ -47,7 +47,7 @@ func typ(t string, kv ...string) map[string]string {
 
 type matchTest struct {
 	name  string
-	spec  eventingv1.TriggerSpec
+	spec  *objects.Trigger
 	attrs map[string]string
 	want  tri
 }
@@ -72,16 +72,16 @@ func runMatchTests(t *testing.T, tests []matchTest) {
 
 func TestNoFilter(t *testing.T) {
 	runMatchTests(t, []matchTest{
-		{"empty spec", eventingv1.TriggerSpec{}, typ("a"), triTrue},
+		{"empty spec", &objects.Trigger{}, typ("a"), triTrue},
 		{"nil attributes", attributes(nil), typ("a"), triTrue},
 		{"empty attributes", attributes(map[string]string{}), typ("a"), triTrue},
-		{"empty filters list", eventingv1.TriggerSpec{Filters: []sf{}}, typ("a"), triTrue},
-		{"empty filters list keeps filter", eventingv1.TriggerSpec{
-			Filters: []sf{},
-			Filter:  &eventingv1.TriggerFilter{Attributes: typ("b")},
+		{"empty filters list", &objects.Trigger{Filters: []sf{}}, typ("a"), triTrue},
+		{"empty filters list keeps filter", &objects.Trigger{
+			Filters:    []sf{},
+			Attributes: typ("b"),
 		}, typ("a"), triFalse},
 		{"empty entry", filters(sf{}), typ("a"), triTrue},
-		{"nil attrs", eventingv1.TriggerSpec{}, nil, triTrue},
+		{"nil attrs", &objects.Trigger{}, nil, triTrue},
 	})
 	var f *Filter
 	if !f.CouldMatch(typ("a")) {
@@ -121,10 +121,10 @@ func TestDialects(t *testing.T) {
 		{"suffix matches", filters(suffix("type", ".created")), typ("order.created"), triTrue},
 		{"suffix differs", filters(suffix("type", ".created")), typ("order.deleted"), triFalse},
 		{"suffix unknown", filters(suffix("subject", ".json")), typ("a"), triUnknown},
-		{"several dialects in one entry: all must hold", filters(sf{
+		{"several dialects in one entry: the first counts, as in the broker", filters(sf{
 			Exact:  pairs([]string{"type", "a"}),
 			Prefix: pairs([]string{"type", "b"}),
-		}), typ("a"), triFalse},
+		}), typ("a"), triTrue},
 		{"list is AND", filters(exact("type", "a"), prefix("source", "/x")), typ("a", "source", "/y"), triFalse},
 		{"list is AND, unknown", filters(exact("type", "a"), prefix("source", "/x")), typ("a"), triUnknown},
 		{"list is AND, false wins over unknown", filters(prefix("source", "/x"), exact("type", "a")), typ("b"), triFalse},
@@ -145,7 +145,7 @@ func TestAllAnyNot(t *testing.T) {
 		{"not true", filters(notSF(exact("type", "a"))), typ("a"), triFalse},
 		{"not false", filters(notSF(exact("type", "a"))), typ("b"), triTrue},
 		{"not unknown", filters(notSF(exact("source", "x"))), typ("a"), triUnknown},
-		{"not empty entry", filters(notSF(sf{})), typ("a"), triFalse},
+		{"not empty entry abstains, as in the broker", filters(notSF(sf{})), typ("a"), triTrue},
 		{"nested, unknown propagates", filters(sf{All: []sf{
 			{Any: []sf{exact("subject", "s"), exact("type", "b")}},
 			notSF(sf{Any: []sf{exact("type", "z")}}),
@@ -160,9 +160,9 @@ func TestAllAnyNot(t *testing.T) {
 }
 
 func TestFiltersOverrideFilter(t *testing.T) {
-	spec := eventingv1.TriggerSpec{
-		Filter:  &eventingv1.TriggerFilter{Attributes: typ("b")},
-		Filters: []sf{exact("type", "a")},
+	spec := &objects.Trigger{
+		Attributes: typ("b"),
+		Filters:    []sf{exact("type", "a")},
 	}
 	runMatchTests(t, []matchTest{
 		{"filters decide", spec, typ("a"), triTrue},
@@ -266,7 +266,7 @@ func TestCESQLValues(t *testing.T) {
 func TestCompileErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		spec eventingv1.TriggerSpec
+		spec *objects.Trigger
 		want string // in the error message
 	}{
 		{"incomplete", sql("type ="), `filters[0].cesql: parsing cesql "type ="`},
@@ -335,7 +335,7 @@ func TestTriLogic(t *testing.T) {
 func BenchmarkCouldMatch(b *testing.B) {
 	benchmarks := []struct {
 		name string
-		spec eventingv1.TriggerSpec
+		spec *objects.Trigger
 	}{
 		{"attributes", attributes(typ("com.example.order.created", "source", "/orders"))},
 		{"exact", filters(exact("type", "com.example.order.created"), prefix("source", "/orders"))},
@@ -367,9 +367,9 @@ func BenchmarkCompile(b *testing.B) {
 }
 
 func TestCompilerReusesCESQL(t *testing.T) {
-	var cp Compiler
-	spec := func(expr string) eventingv1.TriggerSpec {
-		return eventingv1.TriggerSpec{Filters: []eventingv1.SubscriptionsAPIFilter{{CESQL: expr}}}
+	cp := NewCompiler(0)
+	spec := func(expr string) *objects.Trigger {
+		return &objects.Trigger{Filters: []objects.Filter{{CESQL: expr}}}
 	}
 	for range 3 {
 		f, err := cp.Compile(spec("type = 'a'"))
@@ -383,7 +383,41 @@ func TestCompilerReusesCESQL(t *testing.T) {
 			t.Error("an invalid expression compiled the second time")
 		}
 	}
-	if len(cp.cesql) != 2 {
-		t.Errorf("%d expressions compiled, want 2", len(cp.cesql))
+	if n := cp.cesql.Len(); n != 2 {
+		t.Errorf("%d expressions compiled, want 2", n)
 	}
+}
+
+func TestCompilerIsBounded(t *testing.T) {
+	cp := NewCompiler(2)
+	for _, expr := range []string{"type = 'a'", "type = 'b'", "type = 'c'"} {
+		if _, err := cp.Compile(sql(expr)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cp.cesql.Len(); n != 2 {
+		t.Errorf("%d expressions kept, want the bound, 2", n)
+	}
+}
+
+func TestCompilerConcurrentUse(t *testing.T) {
+	cp := NewCompiler(4)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 50 {
+				want := string(rune('a' + (i+j)%6))
+				f, err := cp.Compile(sql("type = '" + want + "'"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !f.CouldMatch(typ(want)) || f.CouldMatch(typ("z")) {
+					t.Errorf("type = '%s' evaluates wrongly under concurrent use", want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -1,18 +1,15 @@
 package relate
 
 import (
-	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
-	duckv1 "knative.dev/pkg/apis/duck/v1"
-
-	"github.com/knative-eventmesh/function/fetch"
+	"github.com/knative-eventmesh/function/objects"
 )
 
 // addTriggers marks, for each Trigger whose broker exists, the broker's
 // EventTypes its filter lets through as consumed by its subscriber.
-func (b *builder) addTriggers(objs *fetch.Objects) {
+func (b *builder) addTriggers(objs *objects.Set) {
 	for i := range objs.Triggers {
 		t := &objs.Triggers[i]
-		id := subscriberID(objs, t.Spec.Subscriber.Ref, t.Namespace)
+		id := b.subscriberID(objs, "Trigger", t.Namespace, t.Name, t.Subscriber)
 		if id == "" {
 			continue
 		}
@@ -24,9 +21,9 @@ func (b *builder) addTriggers(objs *fetch.Objects) {
 		if len(provided) == 0 {
 			continue
 		}
-		f, err := b.filters.Compile(t.Spec)
+		f, err := b.filters.Compile(t)
 		if err != nil {
-			b.skip("Trigger %s/%s: %v", t.Namespace, t.Name, err)
+			b.skip("Trigger %s/%s left out: %v", t.Namespace, t.Name, err)
 			continue
 		}
 		for _, key := range provided {
@@ -40,11 +37,11 @@ func (b *builder) addTriggers(objs *fetch.Objects) {
 
 // brokerName returns the broker of a Trigger: spec.broker, or the name of
 // spec.brokerRef when it points into the Trigger's own namespace.
-func brokerName(t *eventingv1.Trigger) string {
-	if t.Spec.Broker != "" {
-		return t.Spec.Broker
+func brokerName(t *objects.Trigger) string {
+	if t.Broker != "" {
+		return t.Broker
 	}
-	if r := t.Spec.BrokerRef; r != nil && (r.Namespace == "" || r.Namespace == t.Namespace) {
+	if r := t.BrokerRef; r != nil && (r.Namespace == "" || r.Namespace == t.Namespace) {
 		return r.Name
 	}
 	return ""
@@ -52,14 +49,14 @@ func brokerName(t *eventingv1.Trigger) string {
 
 // addSubscriptions marks the EventTypes that refer to a Subscription's
 // channel as consumed by its subscriber.
-func (b *builder) addSubscriptions(objs *fetch.Objects) {
+func (b *builder) addSubscriptions(objs *objects.Set) {
 	for i := range objs.Subscriptions {
 		s := &objs.Subscriptions[i]
-		id := subscriberID(objs, s.Spec.Subscriber.Ref, s.Namespace)
+		id := b.subscriberID(objs, "Subscription", s.Namespace, s.Name, s.Subscriber)
 		if id == "" {
 			continue
 		}
-		ch := s.Spec.Channel
+		ch := s.Channel
 		ref, ok := reference(ch.APIVersion, ch.Kind, s.Namespace, ch.Name)
 		if !ok {
 			continue
@@ -71,11 +68,17 @@ func (b *builder) addSubscriptions(objs *fetch.Objects) {
 	}
 }
 
-// subscriberID returns the Backstage id of a subscriber, or "" when it has
-// none: a URI, a missing or unreadable object, or one without the label.
-func subscriberID(objs *fetch.Objects, ref *duckv1.KReference, ns string) string {
-	key, ok := fetch.SubscriberRef(ref, ns)
+// subscriberID returns the Backstage id of the subscriber ref of a kind
+// object in namespace ns, or "" when it has none: a URI, a missing or
+// unreadable object, or one without the label. A reference that names no
+// object is left out, and said so.
+func (b *builder) subscriberID(objs *objects.Set, kind, ns, name string, ref *objects.Reference) string {
+	if ref == nil {
+		return ""
+	}
+	key, ok := objects.SubscriberRef(ref, ns)
 	if !ok {
+		b.skip("%s %s/%s left out: its subscriber reference (apiVersion %q, kind %q, name %q) names no object", kind, ns, name, ref.APIVersion, ref.Kind, ref.Name)
 		return ""
 	}
 	return objs.Subscribers[key]

@@ -1,12 +1,11 @@
 package relate
 
 import (
-	"cmp"
 	"errors"
 	"strings"
 
-	"github.com/knative-eventmesh/function/fetch"
 	"github.com/knative-eventmesh/function/mesh"
+	"github.com/knative-eventmesh/function/objects"
 )
 
 // The attributes of a v1beta3 EventType that carry its schema URL: its own
@@ -16,9 +15,9 @@ var schemaAttributes = []string{"schemadata", "dataschema"}
 // convertEventType returns the entity of an EventType, whichever version
 // its spec is written in: v1beta2 names the type and schema in fields,
 // v1beta3 in its list of attributes.
-func convertEventType(in *fetch.EventType) (*eventType, error) {
+func convertEventType(in *objects.EventType) (*eventType, error) {
 	attrs := pinnedAttributes(in)
-	typ := in.V1beta2.Type
+	typ := in.Type
 	if typ == "" {
 		typ = attributeValue(in, "type")
 	}
@@ -31,15 +30,13 @@ func convertEventType(in *fetch.EventType) (*eventType, error) {
 
 	et := &eventType{
 		EventType: mesh.EventType{
-			Meta:        meta(in.Meta.Name, in.Meta.Namespace, string(in.Meta.UID), in.Meta.Labels, in.Meta.Annotations),
+			Meta:        meta(&in.Meta),
 			Type:        typ,
-			Description: cmp.Or(in.V1beta2.Description, in.V1beta3.Description),
-			SchemaData:  in.V1beta2.SchemaData,
+			Description: in.Description,
+			SchemaURL:   in.Schema,
+			SchemaData:  in.SchemaData,
 		},
 		attrs: attrs,
-	}
-	if in.V1beta2.Schema != nil {
-		et.SchemaURL = in.V1beta2.Schema.String()
 	}
 	for _, name := range schemaAttributes {
 		if et.SchemaURL == "" {
@@ -53,19 +50,15 @@ func convertEventType(in *fetch.EventType) (*eventType, error) {
 // eventTypeReference returns what an EventType refers to. The namespace is
 // always the EventType's own. The deprecated v1beta2 spec.broker counts as
 // a reference to that Broker.
-func eventTypeReference(in *fetch.EventType) *mesh.Reference {
-	ns := in.Meta.Namespace
-	r := in.V1beta2.Reference
-	if r == nil {
-		r = in.V1beta3.Reference
-	}
-	if r != nil {
+func eventTypeReference(in *objects.EventType) *mesh.Reference {
+	ns := in.Namespace
+	if r := in.Reference; r != nil {
 		if ref, ok := reference(r.APIVersion, r.Kind, ns, r.Name); ok {
 			return &ref
 		}
 	}
-	if in.V1beta2.Broker != "" {
-		return &mesh.Reference{Group: "eventing.knative.dev", Kind: "Broker", Namespace: ns, Name: in.V1beta2.Broker}
+	if in.Broker != "" {
+		return &mesh.Reference{Group: "eventing.knative.dev", Kind: "Broker", Namespace: ns, Name: in.Broker}
 	}
 	return nil
 }
@@ -74,12 +67,12 @@ func eventTypeReference(in *fetch.EventType) *mesh.Reference {
 // EventType fixes: v1beta2's source, and every v1beta3 attribute with a
 // value that is not a template ("{...}" marks a part that varies).
 // Attribute names are lower-cased, as CloudEvents attribute names are.
-func pinnedAttributes(in *fetch.EventType) map[string]string {
+func pinnedAttributes(in *objects.EventType) map[string]string {
 	attrs := map[string]string{}
-	if in.V1beta2.Source != nil {
-		attrs["source"] = in.V1beta2.Source.String()
+	if in.Source != "" {
+		attrs["source"] = in.Source
 	}
-	for _, a := range in.V1beta3.Attributes {
+	for _, a := range in.Attributes {
 		if a.Name == "" || a.Value == "" || template(a.Value) {
 			continue
 		}
@@ -95,9 +88,9 @@ func template(v string) bool { return strings.ContainsAny(v, "{}") }
 // attributeValue returns the value of a v1beta3 attribute, or "". When the
 // attribute is listed more than once, the last value counts, as in
 // Eventing's validation.
-func attributeValue(in *fetch.EventType, name string) string {
+func attributeValue(in *objects.EventType, name string) string {
 	var v string
-	for _, a := range in.V1beta3.Attributes {
+	for _, a := range in.Attributes {
 		if strings.EqualFold(a.Name, name) && a.Value != "" {
 			v = a.Value
 		}

@@ -6,13 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"knative.dev/eventing/pkg/apis/eventing/v1beta2"
-	"knative.dev/eventing/pkg/apis/eventing/v1beta3"
 	"knative.dev/pkg/apis"
-	duckv1 "knative.dev/pkg/apis/duck/v1"
 
-	"github.com/knative-eventmesh/function/fetch"
+	"github.com/knative-eventmesh/function/objects"
 )
 
 // FuzzEventType converts EventTypes with random v1beta2 fields and v1beta3
@@ -23,20 +19,15 @@ import (
 // "apiVersion kind name", or empty for none.
 func FuzzEventType(f *testing.F) {
 	f.Fuzz(func(t *testing.T, typ, source, schema, schemaData, broker, description, reference, attributes string) {
-		in := &fetch.EventType{
-			Meta: metav1.ObjectMeta{Name: "e", Namespace: "ns"},
-			V1beta2: v1beta2.EventTypeSpec{
-				Type: typ, SchemaData: schemaData, Broker: broker, Description: description,
-				Reference: parseReference(reference),
-			},
-			V1beta3: v1beta3.EventTypeSpec{
-				Description: description, Reference: parseReference(reference),
-				Attributes: parseAttributes(attributes),
-			},
+		in := &objects.EventType{
+			Meta: objects.Meta{Name: "e", Namespace: "ns"},
+			Type: typ, SchemaData: schemaData, Broker: broker, Description: description,
+			Reference:  parseReference(reference),
+			Attributes: parseAttributes(attributes),
 		}
-		// Unparsable URLs stay nil, as the API server would not store them.
-		in.V1beta2.Source, _ = apis.ParseURL(source)
-		in.V1beta2.Schema, _ = apis.ParseURL(schema)
+		// Unparsable URLs stay empty, as the API server would not store
+		// them; fetch hands on the others as Knative prints them.
+		in.Source, in.Schema = urlString(source), urlString(schema)
 
 		pinned := pinnedAttributes(in)
 		checkPinned(t, in, pinned)
@@ -51,7 +42,7 @@ func FuzzEventType(f *testing.F) {
 		// any case.
 		var typeAttrs []string
 		hasTypeValue := false
-		for _, a := range in.V1beta3.Attributes {
+		for _, a := range in.Attributes {
 			if strings.EqualFold(a.Name, "type") {
 				typeAttrs = append(typeAttrs, a.Value)
 				hasTypeValue = hasTypeValue || a.Value != ""
@@ -94,8 +85,8 @@ func FuzzEventType(f *testing.F) {
 		if !maps.Equal(rest, pinned) {
 			t.Errorf("entity pins %q, want pinnedAttributes' %q and the type", et.attrs, pinned)
 		}
-		if in.V1beta2.Schema != nil && et.SchemaURL != in.V1beta2.Schema.String() {
-			t.Errorf("schemaURL %q, want spec.schema %q", et.SchemaURL, in.V1beta2.Schema)
+		if in.Schema != "" && et.SchemaURL != in.Schema {
+			t.Errorf("schemaURL %q, want spec.schema %q", et.SchemaURL, in.Schema)
 		}
 	})
 }
@@ -104,25 +95,25 @@ func FuzzEventType(f *testing.F) {
 // lower-case and names a value the EventType fixes (v1beta2's source, or
 // an attribute of that name whose value is no template), and every such
 // attribute is pinned.
-func checkPinned(t *testing.T, in *fetch.EventType, pinned map[string]string) {
+func checkPinned(t *testing.T, in *objects.EventType, pinned map[string]string) {
 	t.Helper()
 	fixed := func(v string) bool { return v != "" && !strings.ContainsAny(v, "{}") }
 	for k, v := range pinned {
 		if k == "" || k != strings.ToLower(k) {
 			t.Errorf("pinned attribute %q is empty or not lower-case", k)
 		}
-		if k == "source" && in.V1beta2.Source != nil && v == in.V1beta2.Source.String() {
+		if k == "source" && in.Source != "" && v == in.Source {
 			continue
 		}
 		found := false
-		for _, a := range in.V1beta3.Attributes {
+		for _, a := range in.Attributes {
 			found = found || (strings.ToLower(a.Name) == k && a.Value == v && fixed(v))
 		}
 		if !found {
 			t.Errorf("pinned %s=%q is no value the EventType fixes", k, v)
 		}
 	}
-	for _, a := range in.V1beta3.Attributes {
+	for _, a := range in.Attributes {
 		if _, ok := pinned[strings.ToLower(a.Name)]; a.Name != "" && fixed(a.Value) && !ok {
 			t.Errorf("attribute %s=%q is fixed but not pinned", a.Name, a.Value)
 		}
@@ -130,13 +121,13 @@ func checkPinned(t *testing.T, in *fetch.EventType, pinned map[string]string) {
 }
 
 // parseAttributes reads FuzzEventType's attribute lines.
-func parseAttributes(s string) []v1beta3.EventAttributeDefinition {
+func parseAttributes(s string) []objects.Attribute {
 	if s == "" {
 		return nil
 	}
-	var attrs []v1beta3.EventAttributeDefinition
+	var attrs []objects.Attribute
 	for line := range strings.SplitSeq(s, "\n") {
-		var a v1beta3.EventAttributeDefinition
+		var a objects.Attribute
 		line, a.Required = strings.CutPrefix(line, "!")
 		a.Name, a.Value, _ = strings.Cut(line, "=")
 		attrs = append(attrs, a)
@@ -145,7 +136,7 @@ func parseAttributes(s string) []v1beta3.EventAttributeDefinition {
 }
 
 // parseReference reads FuzzEventType's "apiVersion kind name".
-func parseReference(s string) *duckv1.KReference {
+func parseReference(s string) *objects.Reference {
 	if s == "" {
 		return nil
 	}
@@ -153,5 +144,15 @@ func parseReference(s string) *duckv1.KReference {
 	for len(f) < 3 {
 		f = append(f, "")
 	}
-	return &duckv1.KReference{APIVersion: f[0], Kind: f[1], Name: f[2]}
+	return &objects.Reference{APIVersion: f[0], Kind: f[1], Name: f[2]}
+}
+
+// urlString returns s as Knative prints it once parsed, or "" when it
+// does not parse.
+func urlString(s string) string {
+	u, err := apis.ParseURL(s)
+	if err != nil || u == nil {
+		return ""
+	}
+	return u.String()
 }

@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/knative-eventmesh/function/fetch"
 	"github.com/knative-eventmesh/function/mesh"
+	"github.com/knative-eventmesh/function/objects"
 )
 
 // EventTypesAnnotation is the annotation of a source CRD that lists the
@@ -16,28 +14,28 @@ const EventTypesAnnotation = "registry.knative.dev/eventTypes"
 
 var brokerKind = mesh.Reference{Group: "eventing.knative.dev", Kind: "Broker"}
 
-func (b *builder) addBrokers(list []metav1.PartialObjectMetadata) {
+func (b *builder) addBrokers(list []objects.Meta) {
 	b.mesh.Brokers = make([]mesh.Broker, 0, len(list))
 	for i := range list {
-		o := &list[i].ObjectMeta
+		o := &list[i]
 		ref := brokerKind
 		ref.Namespace, ref.Name = o.Namespace, o.Name
 		b.brokers[namespacedName(o.Namespace, o.Name)] = len(b.mesh.Brokers)
 		b.mesh.Brokers = append(b.mesh.Brokers, mesh.Broker{
-			Meta:               meta(o.Name, o.Namespace, string(o.UID), o.Labels, o.Annotations),
+			Meta:               meta(o),
 			ProvidedEventTypes: b.byReference[ref],
 		})
 	}
 }
 
-func (b *builder) addSubscribables(list []fetch.Object) {
+func (b *builder) addSubscribables(list []objects.Object) {
 	b.mesh.Subscribables = make([]mesh.Subscribable, 0, len(list))
 	for i := range list {
 		o := &list[i]
-		ref := mesh.Reference{Group: o.Kind.Group, Kind: o.Kind.Kind, Namespace: o.Meta.Namespace, Name: o.Meta.Name}
+		ref := mesh.Reference{Group: o.Kind.Group, Kind: o.Kind.Kind, Namespace: o.Namespace, Name: o.Name}
 		b.subscribables[ref] = len(b.mesh.Subscribables)
 		b.mesh.Subscribables = append(b.mesh.Subscribables, mesh.Subscribable{
-			Meta:               meta(o.Meta.Name, o.Meta.Namespace, string(o.Meta.UID), o.Meta.Labels, o.Meta.Annotations),
+			Meta:               meta(&o.Meta),
 			Group:              o.Kind.Group,
 			Kind:               o.Kind.Kind,
 			ProvidedEventTypes: b.byReference[ref],
@@ -45,24 +43,24 @@ func (b *builder) addSubscribables(list []fetch.Object) {
 	}
 }
 
-func (b *builder) addSources(list []fetch.Object) {
+func (b *builder) addSources(list []objects.Object) {
 	b.mesh.Sources = make([]mesh.Source, 0, len(list))
 	for i := range list {
 		o := &list[i]
 		types := b.typesOf(o.Kind)
 		src := mesh.Source{
-			Meta:                   meta(o.Meta.Name, o.Meta.Namespace, string(o.Meta.UID), o.Meta.Labels, o.Meta.Annotations),
+			Meta:                   meta(&o.Meta),
 			Group:                  o.Kind.Group,
 			Kind:                   o.Kind.Kind,
 			ProvidedEventTypeTypes: types,
 		}
 		for _, t := range types {
-			src.ProvidedEventTypes = append(src.ProvidedEventTypes, b.eventTypesByNS[o.Meta.Namespace][t]...)
+			src.ProvidedEventTypes = append(src.ProvidedEventTypes, b.eventTypesByNS[o.Namespace][t]...)
 		}
 		if s := o.Sink; s != nil {
 			ns := s.Namespace
 			if ns == "" {
-				ns = o.Meta.Namespace
+				ns = o.Namespace
 			}
 			if ref, ok := reference(s.APIVersion, s.Kind, ns, s.Name); ok {
 				src.Sink = &ref
@@ -74,13 +72,13 @@ func (b *builder) addSources(list []fetch.Object) {
 
 // typesOf returns the CloudEvent types a source kind declares, parsing the
 // annotation of its CRD once.
-func (b *builder) typesOf(k *fetch.Kind) []string {
+func (b *builder) typesOf(k *objects.Kind) []string {
 	if types, ok := b.sourceTypes[k]; ok {
 		return types
 	}
 	types, err := ParseEventTypes(k.Annotations[EventTypesAnnotation])
 	if err != nil {
-		b.skip("event types of %s: %v", k.Kind, err)
+		b.skip("event types of %s left out: %v", k.Kind, err)
 	}
 	b.sourceTypes[k] = types
 	return types

@@ -12,24 +12,29 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/knative-eventmesh/function/fetch"
 	"github.com/knative-eventmesh/function/filter"
 	"github.com/knative-eventmesh/function/mesh"
+	"github.com/knative-eventmesh/function/objects"
 )
 
 // LastAppliedAnnotation is dropped from every entity: it repeats the whole
 // object.
 const LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
-// Mesh builds the mesh of objs. It also returns what it left out and why
-// (malformed EventTypes, annotations or filters), for the log.
-func Mesh(objs *fetch.Objects) (*mesh.Mesh, []string) {
+// Mesh builds the mesh of objs, compiling Trigger filters with filters
+// (nil: a Compiler for this call alone). It also returns what it left out
+// and why (malformed EventTypes, annotations or filters), for the log.
+func Mesh(objs *objects.Set, filters *filter.Compiler) (*mesh.Mesh, []string) {
+	if filters == nil {
+		filters = filter.NewCompiler(0)
+	}
 	b := &builder{
+		filters:        filters,
 		eventTypes:     map[string]*eventType{},
 		byReference:    map[mesh.Reference][]string{},
 		brokers:        map[string]int{},
 		subscribables:  map[mesh.Reference]int{},
-		sourceTypes:    map[*fetch.Kind][]string{},
+		sourceTypes:    map[*objects.Kind][]string{},
 		eventTypesByNS: map[string]map[string][]string{},
 	}
 	b.addEventTypes(objs.EventTypes)
@@ -66,9 +71,9 @@ type builder struct {
 	brokers       map[string]int
 	subscribables map[mesh.Reference]int
 	// sourceTypes caches the parsed eventTypes annotation of each kind.
-	sourceTypes map[*fetch.Kind][]string
+	sourceTypes map[*objects.Kind][]string
 	// filters compiles Trigger filters, each CESQL expression once.
-	filters filter.Compiler
+	filters *filter.Compiler
 }
 
 // eventType is an EventType entity and the attributes it pins down.
@@ -81,11 +86,11 @@ func (b *builder) skip(format string, args ...any) {
 	b.skipped = append(b.skipped, fmt.Sprintf(format, args...))
 }
 
-func (b *builder) addEventTypes(list []fetch.EventType) {
+func (b *builder) addEventTypes(list []objects.EventType) {
 	for i := range list {
 		et, err := convertEventType(&list[i])
 		if err != nil {
-			b.skip("EventType %s/%s: %v", list[i].Meta.Namespace, list[i].Meta.Name, err)
+			b.skip("EventType %s/%s left out: %v", list[i].Namespace, list[i].Name, err)
 			continue
 		}
 		key := namespacedName(et.Namespace, et.Name)
@@ -109,13 +114,13 @@ func (b *builder) addEventTypes(list []fetch.EventType) {
 // meta returns the entity metadata of an object: labels as they are,
 // annotations without the last applied configuration, and nil for an empty
 // map.
-func meta(name, namespace, uid string, labels, annotations map[string]string) mesh.Meta {
-	m := mesh.Meta{Name: name, Namespace: namespace, UID: uid}
-	if len(labels) > 0 {
-		m.Labels = maps.Clone(labels)
+func meta(o *objects.Meta) mesh.Meta {
+	m := mesh.Meta{Name: o.Name, Namespace: o.Namespace, UID: o.UID}
+	if len(o.Labels) > 0 {
+		m.Labels = maps.Clone(o.Labels)
 	}
-	if len(annotations) > 0 {
-		m.Annotations = maps.Clone(annotations)
+	if len(o.Annotations) > 0 {
+		m.Annotations = maps.Clone(o.Annotations)
 		delete(m.Annotations, LastAppliedAnnotation)
 		if len(m.Annotations) == 0 {
 			m.Annotations = nil

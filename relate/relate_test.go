@@ -4,32 +4,24 @@ import (
 	"slices"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
-	"knative.dev/eventing/pkg/apis/eventing/v1beta2"
-	"knative.dev/eventing/pkg/apis/eventing/v1beta3"
-	"knative.dev/pkg/apis"
-	duckv1 "knative.dev/pkg/apis/duck/v1"
-
-	"github.com/knative-eventmesh/function/fetch"
 	"github.com/knative-eventmesh/function/mesh"
+	"github.com/knative-eventmesh/function/objects"
 )
 
 func TestConvertEventType(t *testing.T) {
-	broker := &duckv1.KReference{APIVersion: "eventing.knative.dev/v1", Kind: "Broker", Name: "b", Namespace: "elsewhere"}
-	schema, _ := apis.ParseURL("https://example.com/s.json")
-	source, _ := apis.ParseURL("https://example.com/src")
+	broker := &objects.Reference{APIVersion: "eventing.knative.dev/v1", Kind: "Broker", Name: "b", Namespace: "elsewhere"}
+	schema, source := "https://example.com/s.json", "https://example.com/src"
 	tests := []struct {
 		name    string
-		in      fetch.EventType
+		in      objects.EventType
 		want    mesh.EventType
 		attrs   map[string]string
 		wantErr bool
 	}{{
 		name: "v1beta2",
-		in: fetch.EventType{
-			Meta:    metav1.ObjectMeta{Name: "e", Namespace: "ns", UID: "u", Annotations: map[string]string{LastAppliedAnnotation: "{}"}},
-			V1beta2: v1beta2.EventTypeSpec{Type: "t", Description: "d", Schema: schema, SchemaData: "{}", Source: source, Reference: broker},
+		in: objects.EventType{
+			Meta: objects.Meta{Name: "e", Namespace: "ns", UID: "u", Annotations: map[string]string{LastAppliedAnnotation: "{}"}},
+			Type: "t", Description: "d", Schema: schema, SchemaData: "{}", Source: source, Reference: broker,
 		},
 		want: mesh.EventType{Meta: mesh.Meta{Name: "e", Namespace: "ns", UID: "u"}, Type: "t", Description: "d",
 			SchemaURL: "https://example.com/s.json", SchemaData: "{}",
@@ -37,15 +29,15 @@ func TestConvertEventType(t *testing.T) {
 		attrs: map[string]string{"type": "t", "source": "https://example.com/src"},
 	}, {
 		name: "v1beta3",
-		in: fetch.EventType{
-			Meta: metav1.ObjectMeta{Name: "e", Namespace: "ns", Labels: map[string]string{"a": "b"}},
-			V1beta3: v1beta3.EventTypeSpec{Description: "d", Reference: broker, Attributes: []v1beta3.EventAttributeDefinition{
+		in: objects.EventType{
+			Meta:        objects.Meta{Name: "e", Namespace: "ns", Labels: map[string]string{"a": "b"}},
+			Description: "d", Reference: broker, Attributes: []objects.Attribute{
 				{Name: "type", Value: "t", Required: true},
 				{Name: "schemadata", Value: "https://example.com/s.json"},
 				{Name: "Source", Value: "/apis/v1/namespaces/{namespace}/pingsources/{name}"},
 				{Name: "subject", Value: "orders"},
 				{Name: "id", Required: true},
-			}},
+			},
 		},
 		want: mesh.EventType{Meta: mesh.Meta{Name: "e", Namespace: "ns", Labels: map[string]string{"a": "b"}}, Type: "t",
 			Description: "d", SchemaURL: "https://example.com/s.json",
@@ -53,24 +45,24 @@ func TestConvertEventType(t *testing.T) {
 		attrs: map[string]string{"type": "t", "schemadata": "https://example.com/s.json", "subject": "orders"},
 	}, {
 		name: "v1beta3 dataschema",
-		in: fetch.EventType{V1beta3: v1beta3.EventTypeSpec{Attributes: []v1beta3.EventAttributeDefinition{
+		in: objects.EventType{Attributes: []objects.Attribute{
 			{Name: "type", Value: "t"}, {Name: "dataschema", Value: "https://example.com/d.json"},
-		}}},
+		}},
 		want:  mesh.EventType{Type: "t", SchemaURL: "https://example.com/d.json"},
 		attrs: map[string]string{"type": "t", "dataschema": "https://example.com/d.json"},
 	}, {
 		name:  "deprecated broker field",
-		in:    fetch.EventType{Meta: metav1.ObjectMeta{Namespace: "ns"}, V1beta2: v1beta2.EventTypeSpec{Type: "t", Broker: "b"}},
+		in:    objects.EventType{Meta: objects.Meta{Namespace: "ns"}, Type: "t", Broker: "b"},
 		want:  mesh.EventType{Meta: mesh.Meta{Namespace: "ns"}, Type: "t", Reference: &mesh.Reference{Group: "eventing.knative.dev", Kind: "Broker", Namespace: "ns", Name: "b"}},
 		attrs: map[string]string{"type": "t"},
 	}, {
 		name:  "reference with a bad apiVersion",
-		in:    fetch.EventType{V1beta2: v1beta2.EventTypeSpec{Type: "t", Reference: &duckv1.KReference{APIVersion: "a/b/c", Kind: "Broker", Name: "b"}}},
+		in:    objects.EventType{Type: "t", Reference: &objects.Reference{APIVersion: "a/b/c", Kind: "Broker", Name: "b"}},
 		want:  mesh.EventType{Type: "t"},
 		attrs: map[string]string{"type": "t"},
 	}, {
 		name:    "no type",
-		in:      fetch.EventType{V1beta2: v1beta2.EventTypeSpec{Description: "d"}},
+		in:      objects.EventType{Description: "d"},
 		wantErr: true,
 	}}
 	for _, tt := range tests {
@@ -141,36 +133,32 @@ func FuzzParseEventTypes(f *testing.F) {
 }
 
 func TestMeshRelations(t *testing.T) {
-	kind := &fetch.Kind{Kind: "PingSource", Annotations: map[string]string{EventTypesAnnotation: `[{"type":"ping"}]`}}
-	kind.Group = "sources.knative.dev"
-	channel := &fetch.Kind{Kind: "InMemoryChannel"}
-	channel.Group = "messaging.knative.dev"
-	brokerRef := &duckv1.KReference{APIVersion: "eventing.knative.dev/v1", Kind: "Broker", Name: "b"}
-	chRef := &duckv1.KReference{APIVersion: "messaging.knative.dev/v1", Kind: "InMemoryChannel", Name: "c"}
-	sub := func(name string) duckv1.Destination {
-		return duckv1.Destination{Ref: &duckv1.KReference{APIVersion: "serving.knative.dev/v1", Kind: "Service", Name: name}}
+	kind := &objects.Kind{Group: "sources.knative.dev", Kind: "PingSource", Annotations: map[string]string{EventTypesAnnotation: `[{"type":"ping"}]`}}
+	channel := &objects.Kind{Group: "messaging.knative.dev", Kind: "InMemoryChannel"}
+	brokerRef := &objects.Reference{APIVersion: "eventing.knative.dev/v1", Kind: "Broker", Name: "b"}
+	chRef := &objects.Reference{APIVersion: "messaging.knative.dev/v1", Kind: "InMemoryChannel", Name: "c"}
+	sub := func(name string) *objects.Reference {
+		return &objects.Reference{APIVersion: "serving.knative.dev/v1", Kind: "Service", Name: name}
 	}
-	objs := &fetch.Objects{
-		Brokers: []metav1.PartialObjectMetadata{{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "ns"}}},
-		EventTypes: []fetch.EventType{
-			{Meta: metav1.ObjectMeta{Name: "ping", Namespace: "ns"}, V1beta2: v1beta2.EventTypeSpec{Type: "ping", Reference: brokerRef}},
-			{Meta: metav1.ObjectMeta{Name: "ping", Namespace: "other"}, V1beta2: v1beta2.EventTypeSpec{Type: "ping"}},
-			{Meta: metav1.ObjectMeta{Name: "order", Namespace: "ns"}, V1beta2: v1beta2.EventTypeSpec{Type: "order", Reference: brokerRef}},
-			{Meta: metav1.ObjectMeta{Name: "audit", Namespace: "ns"}, V1beta2: v1beta2.EventTypeSpec{Type: "audit", Reference: chRef}},
+	objs := &objects.Set{
+		Brokers: []objects.Meta{{Name: "b", Namespace: "ns"}},
+		EventTypes: []objects.EventType{
+			{Meta: objects.Meta{Name: "ping", Namespace: "ns"}, Type: "ping", Reference: brokerRef},
+			{Meta: objects.Meta{Name: "ping", Namespace: "other"}, Type: "ping"},
+			{Meta: objects.Meta{Name: "order", Namespace: "ns"}, Type: "order", Reference: brokerRef},
+			{Meta: objects.Meta{Name: "audit", Namespace: "ns"}, Type: "audit", Reference: chRef},
 		},
-		Triggers: []eventingv1.Trigger{
-			{ObjectMeta: metav1.ObjectMeta{Name: "t1", Namespace: "ns"}, Spec: eventingv1.TriggerSpec{Broker: "b", Subscriber: sub("s1"),
-				Filter: &eventingv1.TriggerFilter{Attributes: eventingv1.TriggerFilterAttributes{"type": "order"}}}},
-			{ObjectMeta: metav1.ObjectMeta{Name: "t2", Namespace: "ns"}, Spec: eventingv1.TriggerSpec{BrokerRef: &duckv1.KReference{Name: "b"}, Subscriber: sub("s2")}},
-			{ObjectMeta: metav1.ObjectMeta{Name: "t3", Namespace: "ns"}, Spec: eventingv1.TriggerSpec{BrokerRef: &duckv1.KReference{Name: "b", Namespace: "x"}, Subscriber: sub("s3")}},
-			{ObjectMeta: metav1.ObjectMeta{Name: "t4", Namespace: "ns"}, Spec: eventingv1.TriggerSpec{Broker: "b", Subscriber: sub("unlabelled")}},
-			{ObjectMeta: metav1.ObjectMeta{Name: "t5", Namespace: "ns"}, Spec: eventingv1.TriggerSpec{Broker: "b", Subscriber: sub("s5"),
-				Filters: []eventingv1.SubscriptionsAPIFilter{{CESQL: "type = = 1"}}}},
+		Triggers: []objects.Trigger{
+			{Name: "t1", Namespace: "ns", Broker: "b", Subscriber: sub("s1"), Attributes: map[string]string{"type": "order"}},
+			{Name: "t2", Namespace: "ns", BrokerRef: &objects.Reference{Name: "b"}, Subscriber: sub("s2")},
+			{Name: "t3", Namespace: "ns", BrokerRef: &objects.Reference{Name: "b", Namespace: "x"}, Subscriber: sub("s3")},
+			{Name: "t4", Namespace: "ns", Broker: "b", Subscriber: sub("unlabelled")},
+			{Name: "t5", Namespace: "ns", Broker: "b", Subscriber: sub("s5"), Filters: []objects.Filter{{CESQL: "type = = 1"}}},
 		},
-		Subscribables: []fetch.Object{{Kind: channel, Meta: metav1.ObjectMeta{Name: "c", Namespace: "ns"}}},
-		Sources: []fetch.Object{{Kind: kind, Meta: metav1.ObjectMeta{Name: "p", Namespace: "ns"},
-			Sink: &duckv1.KReference{APIVersion: "eventing.knative.dev/v1", Kind: "Broker", Name: "b"}}},
-		Subscribers: map[fetch.Ref]string{
+		Subscribables: []objects.Object{{Kind: channel, Meta: objects.Meta{Name: "c", Namespace: "ns"}}},
+		Sources: []objects.Object{{Kind: kind, Meta: objects.Meta{Name: "p", Namespace: "ns"},
+			Sink: &objects.Reference{APIVersion: "eventing.knative.dev/v1", Kind: "Broker", Name: "b"}}},
+		Subscribers: map[objects.Ref]string{
 			{Group: "serving.knative.dev", Kind: "Service", Namespace: "ns", Name: "s1"}: "id1",
 			{Group: "serving.knative.dev", Kind: "Service", Namespace: "ns", Name: "s2"}: "id2",
 			{Group: "serving.knative.dev", Kind: "Service", Namespace: "ns", Name: "s3"}: "id3",
@@ -179,7 +167,7 @@ func TestMeshRelations(t *testing.T) {
 		},
 	}
 	objs.Subscriptions = nil
-	m, skipped := Mesh(objs)
+	m, skipped := Mesh(objs, nil)
 	if len(skipped) != 1 {
 		t.Errorf("skipped %q, want the invalid CESQL trigger only", skipped)
 	}
@@ -205,20 +193,20 @@ func TestMeshRelations(t *testing.T) {
 }
 
 func TestDuplicateAndTemplatedTypes(t *testing.T) {
-	attrs := func(defs ...v1beta3.EventAttributeDefinition) *fetch.EventType {
-		return &fetch.EventType{V1beta3: v1beta3.EventTypeSpec{Attributes: defs}}
+	attrs := func(defs ...objects.Attribute) *objects.EventType {
+		return &objects.EventType{Attributes: defs}
 	}
 	tests := []struct {
 		name     string
-		in       *fetch.EventType
+		in       *objects.EventType
 		typ      string
 		pinned   bool
 		wantSkip bool
 	}{
-		{"empty then set", attrs(v1beta3.EventAttributeDefinition{Name: "type"}, v1beta3.EventAttributeDefinition{Name: "type", Value: "b"}), "b", true, false},
-		{"last wins", attrs(v1beta3.EventAttributeDefinition{Name: "type", Value: "a"}, v1beta3.EventAttributeDefinition{Name: "TYPE", Value: "b"}), "b", true, false},
-		{"template", attrs(v1beta3.EventAttributeDefinition{Name: "type", Value: "com.example.{kind}"}), "com.example.{kind}", false, false},
-		{"only empty", attrs(v1beta3.EventAttributeDefinition{Name: "type"}), "", false, true},
+		{"empty then set", attrs(objects.Attribute{Name: "type"}, objects.Attribute{Name: "type", Value: "b"}), "b", true, false},
+		{"last wins", attrs(objects.Attribute{Name: "type", Value: "a"}, objects.Attribute{Name: "TYPE", Value: "b"}), "b", true, false},
+		{"template", attrs(objects.Attribute{Name: "type", Value: "com.example.{kind}"}), "com.example.{kind}", false, false},
+		{"only empty", attrs(objects.Attribute{Name: "type"}), "", false, true},
 	}
 	for _, tt := range tests {
 		et, err := convertEventType(tt.in)

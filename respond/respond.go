@@ -15,9 +15,7 @@ import (
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
-	"github.com/knative-eventmesh/function/fetch"
+	"github.com/knative-eventmesh/function/objects"
 )
 
 // Error writes {"error": msg} with status.
@@ -43,15 +41,23 @@ func ETag(body []byte) string {
 	return `W/"` + hex.EncodeToString(sum[:16]) + `"`
 }
 
+// MaxWarnings bounds the Warning headers of one answer; the last one says
+// how many more there were.
+const MaxWarnings = 20
+
 // JSON writes body, whose entity tag is etag, or 304 Not Modified when the
 // request's If-None-Match holds that tag. Each warning becomes a Warning
-// header.
+// header, up to MaxWarnings.
 func JSON(w http.ResponseWriter, r *http.Request, body []byte, etag string, warnings []string) {
 	h := w.Header()
 	h.Set("ETag", etag)
 	h.Set("Cache-Control", "private, no-cache")
 	h.Set("Vary", "Authorization")
-	for _, msg := range warnings {
+	for i, msg := range warnings {
+		if i == MaxWarnings-1 && len(warnings) > MaxWarnings {
+			h.Add("Warning", warning(fmt.Sprintf("and %d more left out: the function's log lists them", len(warnings)-i)))
+			break
+		}
 		h.Add("Warning", warning(msg))
 	}
 	if matches(r.Header.Get("If-None-Match"), etag) {
@@ -92,37 +98,49 @@ func matches(ifNoneMatch, etag string) bool {
 // error met while building the mesh. timeout is the request deadline, to
 // name in a 504.
 func Status(err error, timeout time.Duration) (int, string) {
-	doing, cause := "read the mesh", err
-	if fe := (*fetch.Error)(nil); errors.As(err, &fe) {
-		doing, cause = fe.Doing, fe.Err
+	doing, reason := "read the mesh", objects.Unreachable
+	var oe *objects.Error
+	if errors.As(err, &oe) {
+		doing, reason = oe.Doing, oe.Reason
 	}
-	var status apierrors.APIStatus
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), apierrors.IsTimeout(err), apierrors.IsServerTimeout(err):
+	if errors.Is(err, context.DeadlineExceeded) {
+		reason = objects.Timeout
+	}
+	switch reason {
+	case objects.Timeout:
 		return http.StatusGatewayTimeout, fmt.Sprintf("the Kubernetes API server did not answer in time (request deadline %s) while trying to %s: retry later, or raise MESH_TIMEOUT", timeout, doing)
-	case apierrors.IsUnauthorized(err):
+	case objects.Unauthorized:
 		return http.StatusUnauthorized, "the Kubernetes API server rejected the token (expired, revoked, or of another cluster): create a new ServiceAccount token and send it as 'Authorization: Bearer <token>'"
-	case apierrors.IsForbidden(err):
-		return http.StatusForbidden, fmt.Sprintf("the token may not %s: bind its ServiceAccount to the eventmesh-reader ClusterRole (rbac/) or grant it that permission (API server said: %s)", doing, apiMessage(err))
-	case apierrors.IsNotFound(err):
-		return http.StatusBadGateway, fmt.Sprintf("the Kubernetes API server does not know the resource to %s: install Knative Eventing in the cluster (API server said: %s)", doing, apiMessage(err))
-	case apierrors.IsTooManyRequests(err):
+	case objects.Forbidden:
+		return http.StatusForbidden, fmt.Sprintf("the token may not %s: bind its ServiceAccount to the eventmesh-reader ClusterRole (rbac/) or grant it that permission (API server said: %s)", doing, cause(err, oe))
+	case objects.NotServed:
+		return http.StatusBadGateway, fmt.Sprintf("the Kubernetes API server does not know the resource to %s: install Knative Eventing in the cluster (API server said: %s)", doing, cause(err, oe))
+	case objects.Overloaded:
 		return http.StatusServiceUnavailable, fmt.Sprintf("the Kubernetes API server is overloaded (429) while trying to %s: retry later", doing)
-	case errors.As(err, &status):
-		if status.Status().Code >= 500 {
-			return http.StatusServiceUnavailable, fmt.Sprintf("the Kubernetes API server failed to %s: %s: retry later", doing, apiMessage(err))
-		}
-		return http.StatusBadGateway, fmt.Sprintf("the Kubernetes API server refused to %s: %s", doing, apiMessage(err))
-	default:
-		return http.StatusServiceUnavailable, fmt.Sprintf("the Kubernetes API server is unreachable (while trying to %s): %v: check that the function can reach it", doing, cause)
+	case objects.ServerError:
+		return http.StatusServiceUnavailable, fmt.Sprintf("the Kubernetes API server failed to %s: %s: retry later", doing, cause(err, oe))
+	case objects.Refused:
+		return http.StatusBadGateway, fmt.Sprintf("the Kubernetes API server refused to %s: %s", doing, cause(err, oe))
+	case objects.Malformed:
+		return http.StatusBadGateway, fmt.Sprintf("the Kubernetes API server's answer could not be read while trying to %s: %s", doing, cause(err, oe))
 	}
+	return http.StatusServiceUnavailable, fmt.Sprintf("the Kubernetes API server is unreachable (while trying to %s): %s: check that the function can reach it", doing, cause(err, oe))
 }
 
-// apiMessage returns the API server's own message for an API error.
-func apiMessage(err error) string {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		return status.Status().Message
+// RetryAfter returns how long the API server asked callers to wait before
+// they retry, or 0.
+func RetryAfter(err error) time.Duration {
+	var oe *objects.Error
+	if errors.As(err, &oe) {
+		return oe.RetryAfter
+	}
+	return 0
+}
+
+// cause returns the message of the error under what was being done.
+func cause(err error, oe *objects.Error) string {
+	if oe != nil {
+		return oe.Err.Error()
 	}
 	return err.Error()
 }

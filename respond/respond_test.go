@@ -12,16 +12,12 @@ import (
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
-	"github.com/knative-eventmesh/function/fetch"
+	"github.com/knative-eventmesh/function/objects"
 )
 
 func TestStatus(t *testing.T) {
-	triggers := schema.GroupResource{Group: "eventing.knative.dev", Resource: "triggers"}
-	wrap := func(err error) error {
-		return fmt.Errorf("building: %w", &fetch.Error{Doing: "list triggers.eventing.knative.dev at the cluster scope", Err: err})
+	wrap := func(reason objects.Reason, err error) error {
+		return fmt.Errorf("building: %w", &objects.Error{Doing: "list triggers.eventing.knative.dev at the cluster scope", Reason: reason, Err: err})
 	}
 	tests := []struct {
 		name   string
@@ -29,16 +25,16 @@ func TestStatus(t *testing.T) {
 		status int
 		says   string
 	}{
-		{"unauthorized", wrap(apierrors.NewUnauthorized("Unauthorized")), 401, "rejected the token"},
-		{"forbidden", wrap(apierrors.NewForbidden(triggers, "", errors.New("no"))), 403, "may not list triggers.eventing.knative.dev at the cluster scope"},
-		{"deadline", wrap(context.DeadlineExceeded), 504, "did not answer in time (request deadline 20s)"},
-		{"server timeout", wrap(apierrors.NewServerTimeout(triggers, "list", 1)), 504, "in time"},
-		{"timeout", wrap(apierrors.NewTimeoutError("slow", 1)), 504, "in time"},
-		{"too many requests", wrap(apierrors.NewTooManyRequests("busy", 1)), 503, "overloaded"},
-		{"internal error", wrap(apierrors.NewInternalError(errors.New("boom"))), 503, "failed to list"},
-		{"not found", wrap(apierrors.NewNotFound(triggers, "")), 502, "install Knative Eventing"},
-		{"bad request", wrap(apierrors.NewBadRequest("odd")), 502, "refused to list"},
-		{"connection refused", wrap(&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}), 503, "unreachable"},
+		{"unauthorized", wrap(objects.Unauthorized, errors.New("Unauthorized")), 401, "rejected the token"},
+		{"forbidden", wrap(objects.Forbidden, errors.New("no")), 403, "may not list triggers.eventing.knative.dev at the cluster scope"},
+		{"deadline", wrap(objects.Unreachable, context.DeadlineExceeded), 504, "did not answer in time (request deadline 20s)"},
+		{"timeout", wrap(objects.Timeout, errors.New("slow")), 504, "in time"},
+		{"too many requests", wrap(objects.Overloaded, errors.New("busy")), 503, "overloaded"},
+		{"internal error", wrap(objects.ServerError, errors.New("boom")), 503, "failed to list"},
+		{"not served", wrap(objects.NotServed, errors.New("not found")), 502, "install Knative Eventing"},
+		{"bad request", wrap(objects.Refused, errors.New("odd")), 502, "refused to list"},
+		{"malformed", wrap(objects.Malformed, errors.New(`parse "%zz": invalid URL escape`)), 502, "could not be read"},
+		{"connection refused", wrap(objects.Unreachable, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}), 503, "unreachable"},
 		{"unwrapped", errors.New("dial tcp: no route"), 503, "while trying to read the mesh"},
 	}
 	for _, tt := range tests {
@@ -46,6 +42,16 @@ func TestStatus(t *testing.T) {
 		if status != tt.status || !strings.Contains(msg, tt.says) {
 			t.Errorf("%s: Status = %d %q, want %d and a message saying %q", tt.name, status, msg, tt.status, tt.says)
 		}
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	err := fmt.Errorf("building: %w", &objects.Error{Doing: "list", Reason: objects.Overloaded, RetryAfter: 3 * time.Second, Err: errors.New("busy")})
+	if got := RetryAfter(err); got != 3*time.Second {
+		t.Errorf("RetryAfter = %s, want 3s", got)
+	}
+	if got := RetryAfter(errors.New("other")); got != 0 {
+		t.Errorf("RetryAfter of an untyped error = %s, want 0", got)
 	}
 }
 
@@ -93,6 +99,28 @@ func TestJSONConditional(t *testing.T) {
 		}
 		if tt.status == 200 && w.Body.String() != string(body) {
 			t.Errorf("body %q", w.Body)
+		}
+	}
+}
+
+func TestJSONBoundsWarnings(t *testing.T) {
+	for _, n := range []int{MaxWarnings, MaxWarnings + 1, 100} {
+		var warnings []string
+		for i := range n {
+			warnings = append(warnings, fmt.Sprintf("object %d left out", i))
+		}
+		w := httptest.NewRecorder()
+		JSON(w, httptest.NewRequest(http.MethodGet, "/v1/getEventMesh", nil), []byte(`{}`), `W/"x"`, warnings)
+		got := w.Header().Values("Warning")
+		if len(got) != min(n, MaxWarnings) {
+			t.Fatalf("%d warnings: %d Warning headers, want %d", n, len(got), min(n, MaxWarnings))
+		}
+		last := got[len(got)-1]
+		if more := n - MaxWarnings + 1; n > MaxWarnings && !strings.Contains(last, fmt.Sprintf("and %d more", more)) {
+			t.Errorf("%d warnings: last header %q, want it to say %d more", n, last, more)
+		}
+		if n == MaxWarnings && !strings.Contains(last, fmt.Sprintf("object %d left out", n-1)) {
+			t.Errorf("%d warnings: last header %q, want the last warning", n, last)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensions "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 )
@@ -47,8 +48,8 @@ type floor struct {
 
 // newFloor prepares the requests the function makes for the whole
 // cluster, with the reader's token. The kinds of channels and sources are
-// read once here from their CRDs, as the function reads them on each
-// build.
+// found once here, through the CRDs' names and API discovery, as the
+// function finds them on each build.
 func newFloor(ctx context.Context, admin *rest.Config, token string, pageSize int64) (*floor, error) {
 	cfg := rest.AnonymousClientConfig(admin)
 	cfg.BearerToken = token
@@ -61,17 +62,19 @@ func newFloor(ctx context.Context, admin *rest.Config, token string, pageSize in
 	if err != nil {
 		return nil, fmt.Errorf("building the floor's client: %w", err)
 	}
-	// The indexes 0, 3, 4, 5 and 6 are named in after.
-	calls := []call{
-		{name: "get CRD", path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/eventtypes.eventing.knative.dev", accept: acceptJSON, get: true},
+	const crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+	// The indexes 0, 3, 4, 5, 6 and 8 are named in after.
+	f := &floor{rc: rc, pageSize: pageSize, calls: []call{
+		{name: "discover eventtypes", path: "/apis/eventing.knative.dev/v1beta2", accept: acceptJSON, get: true},
 		{name: "brokers", path: "/apis/eventing.knative.dev/v1/brokers", accept: acceptMetadata},
 		{name: "eventtypes", path: "/apis/eventing.knative.dev/v1beta2/eventtypes", accept: acceptJSON, after: []int{0}},
 		{name: "triggers", path: "/apis/eventing.knative.dev/v1/triggers", accept: acceptTyped},
 		{name: "subscriptions", path: "/apis/messaging.knative.dev/v1/subscriptions", accept: acceptTyped},
-		{name: "channel CRDs", path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", selector: "messaging.knative.dev/subscribable=true", accept: acceptJSON},
-		{name: "source CRDs", path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", selector: "duck.knative.dev/source=true", accept: acceptJSON},
+		{name: "channel CRDs", path: crds, selector: "messaging.knative.dev/subscribable=true", accept: acceptMetadata},
+		{name: "source CRDs", path: crds, selector: "duck.knative.dev/source=true", accept: acceptMetadata},
 		{name: "subscribers", path: "/apis/serving.knative.dev/v1/services", selector: "backstage.io/kubernetes-id", accept: acceptMetadata, after: []int{3, 4}},
-	}
+		{name: "discover groups", path: "/apis", accept: acceptJSON, get: true},
+	}}
 	client, err := apiextensions.NewForConfig(admin)
 	if err != nil {
 		return nil, fmt.Errorf("building the CRD client: %w", err)
@@ -83,33 +86,59 @@ func newFloor(ctx context.Context, admin *rest.Config, token string, pageSize in
 		{"messaging.knative.dev/subscribable=true", acceptMetadata, 5},
 		{"duck.knative.dev/source=true", acceptJSON, 6},
 	} {
-		crds, err := client.ApiextensionsV1().CustomResourceDefinitions().List(ctx, metav1.ListOptions{LabelSelector: k.label})
+		list, err := client.ApiextensionsV1().CustomResourceDefinitions().List(ctx, metav1.ListOptions{LabelSelector: k.label})
 		if err != nil {
 			return nil, fmt.Errorf("listing CRDs: %w", err)
 		}
-		for _, crd := range crds.Items {
-			if v, ok := servedVersion(&crd); ok {
-				calls = append(calls, call{name: crd.Spec.Names.Plural, path: "/apis/" + crd.Spec.Group + "/" + v + "/" + crd.Spec.Names.Plural,
-					accept: k.accept, after: []int{k.after}})
+		if err := f.addKinds(client.Discovery(), list.Items, k.accept, k.after); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// addKinds adds the calls that read the objects of crds, after the call
+// that lists the CRDs and the one that lists the API groups (8): per API
+// group, the discovery documents of all its versions, then the objects of
+// each CRD, at the preferred version if it serves them.
+func (f *floor) addKinds(disc discovery.DiscoveryInterface, crds []apiextensionsv1.CustomResourceDefinition, accept string, after int) error {
+	byGroup := map[string][]apiextensionsv1.CustomResourceDefinition{}
+	for _, crd := range crds {
+		byGroup[crd.Spec.Group] = append(byGroup[crd.Spec.Group], crd)
+	}
+	groups, err := disc.ServerGroups()
+	if err != nil {
+		return fmt.Errorf("discovering API groups: %w", err)
+	}
+	lists := map[string]*metav1.APIResourceList{}
+	for _, name := range slices.Sorted(maps.Keys(byGroup)) {
+		i := slices.IndexFunc(groups.Groups, func(g metav1.APIGroup) bool { return g.Name == name })
+		if i < 0 {
+			return fmt.Errorf("API group %s is not served", name)
+		}
+		g := groups.Groups[i]
+		var discovered []int
+		for _, v := range g.Versions {
+			list, err := disc.ServerResourcesForGroupVersion(v.GroupVersion)
+			if err != nil {
+				return fmt.Errorf("discovering %s: %w", v.GroupVersion, err)
+			}
+			f.calls = append(f.calls, call{name: "discover " + v.GroupVersion, path: "/apis/" + v.GroupVersion, accept: acceptJSON, get: true, after: []int{after, 8}})
+			discovered = append(discovered, len(f.calls)-1)
+			lists[v.GroupVersion] = list
+		}
+		versions := append([]metav1.GroupVersionForDiscovery{g.PreferredVersion}, g.Versions...)
+		for _, crd := range byGroup[name] {
+			for _, v := range versions {
+				if slices.ContainsFunc(lists[v.GroupVersion].APIResources, func(r metav1.APIResource) bool { return r.Name == crd.Spec.Names.Plural }) {
+					f.calls = append(f.calls, call{name: crd.Spec.Names.Plural, path: "/apis/" + v.GroupVersion + "/" + crd.Spec.Names.Plural,
+						accept: accept, after: discovered})
+					break
+				}
 			}
 		}
 	}
-	return &floor{rc: rc, calls: calls, pageSize: pageSize}, nil
-}
-
-// servedVersion is the version the function reads a CRD's objects at: the
-// storage version if served, else the first served one.
-func servedVersion(crd *apiextensionsv1.CustomResourceDefinition) (string, bool) {
-	first := ""
-	for _, v := range crd.Spec.Versions {
-		if v.Served && v.Storage {
-			return v.Name, true
-		}
-		if v.Served && first == "" {
-			first = v.Name
-		}
-	}
-	return first, first != ""
+	return nil
 }
 
 // floorRun is one run of the floor.
@@ -283,22 +312,25 @@ func newRequestCounter(admin *rest.Config) (*requestCounter, error) {
 	return &requestCounter{rc: rc}, nil
 }
 
-// requests are request counts: by "VERB resource.group", and the total
-// made by ServiceAccounts (the reader's token).
+// requests are request counts and the bytes of their answers: by "VERB
+// resource.group" ("GET discovery" for /apis/...), and the total count made
+// by ServiceAccounts (the reader's token).
 type requests struct {
 	byResource      map[string]float64
+	bytes           map[string]float64
 	serviceAccounts float64
 }
 
-// read scrapes GET /metrics: apiserver_request_total by verb and resource,
-// and the requests that API Priority and Fairness dispatched for the
-// "service-accounts" flow schema, which only the reader's token uses here.
+// read scrapes GET /metrics: apiserver_request_total and the sum of
+// apiserver_response_sizes by verb and resource, and the requests that API
+// Priority and Fairness dispatched for the "service-accounts" flow schema,
+// which only the reader's token uses here.
 func (c *requestCounter) read(ctx context.Context) (requests, error) {
 	body, err := c.rc.Get().AbsPath("/metrics").SetHeader("Accept", "text/plain").DoRaw(ctx)
 	if err != nil {
 		return requests{}, fmt.Errorf("reading kube-apiserver's metrics: %w", err)
 	}
-	r := requests{byResource: map[string]float64{}}
+	r := requests{byResource: map[string]float64{}, bytes: map[string]float64{}}
 	for line := range strings.Lines(string(body)) {
 		name, labels, value, ok := parseSample(line)
 		if !ok {
@@ -306,17 +338,13 @@ func (c *requestCounter) read(ctx context.Context) (requests, error) {
 		}
 		switch name {
 		case "apiserver_request_total":
-			if labels["resource"] == "" || labels["verb"] == "WATCH" {
-				continue
+			if key, ok := requestKey(labels); ok {
+				r.byResource[key] += value
 			}
-			key := labels["verb"] + " " + labels["resource"]
-			if s := labels["subresource"]; s != "" {
-				key += "/" + s
+		case "apiserver_response_sizes_sum":
+			if key, ok := requestKey(labels); ok {
+				r.bytes[key] += value
 			}
-			if g := labels["group"]; g != "" {
-				key += "." + g
-			}
-			r.byResource[key] += value
 		case "apiserver_flowcontrol_dispatched_requests_total":
 			if labels["flow_schema"] == "service-accounts" {
 				r.serviceAccounts += value
@@ -326,19 +354,42 @@ func (c *requestCounter) read(ctx context.Context) (requests, error) {
 	return r, nil
 }
 
+// requestKey names the request a sample counts: "VERB resource.group",
+// or "GET discovery" for the API discovery documents under /apis.
+func requestKey(labels map[string]string) (string, bool) {
+	if labels["verb"] == "WATCH" {
+		return "", false
+	}
+	if labels["resource"] == "" {
+		return "GET discovery", labels["verb"] == "GET" && labels["subresource"] == "apis"
+	}
+	key := labels["verb"] + " " + labels["resource"]
+	if s := labels["subresource"]; s != "" {
+		key += "/" + s
+	}
+	if g := labels["group"]; g != "" {
+		key += "." + g
+	}
+	return key, true
+}
+
 // sub returns the requests made between b and r, with the resources a
 // build may touch; other resources are the control plane's own.
 func (r requests) sub(b requests) requests {
-	d := requests{byResource: map[string]float64{}, serviceAccounts: r.serviceAccounts - b.serviceAccounts}
+	d := requests{byResource: map[string]float64{}, bytes: map[string]float64{}, serviceAccounts: r.serviceAccounts - b.serviceAccounts}
 	for k, v := range r.byResource {
 		if v -= b.byResource[k]; v > 0 && isMeshResource(k) {
 			d.byResource[k] = v
+			d.bytes[k] = r.bytes[k] - b.bytes[k]
 		}
 	}
 	return d
 }
 
 func isMeshResource(key string) bool {
+	if key == "GET discovery" {
+		return true
+	}
 	for _, g := range []string{".knative.dev", ".apiextensions.k8s.io"} {
 		if strings.HasSuffix(key, g) {
 			return true
@@ -362,6 +413,17 @@ func (r requests) String() string {
 	var parts []string
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%s %g", k, r.byResource[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// bytesString lists the bytes by request, largest first.
+func (r requests) bytesString() string {
+	keys := slices.Sorted(maps.Keys(r.bytes))
+	slices.SortStableFunc(keys, func(a, b string) int { return int(r.bytes[b] - r.bytes[a]) })
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %s", k, kilobytes(int64(r.bytes[k]))))
 	}
 	return strings.Join(parts, ", ")
 }

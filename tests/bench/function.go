@@ -48,8 +48,9 @@ type process struct {
 }
 
 // startProcess execs the function binary with its own kubeconfig, serving
-// on a free loopback port; its output is appended to logPath.
-func startProcess(bin, kubeconfig, logPath string, pageSize int64) (*process, error) {
+// on a free loopback port, with env added to its environment; its output
+// is appended to logPath.
+func startProcess(bin, kubeconfig, logPath string, pageSize int64, env ...string) (*process, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -63,6 +64,7 @@ func startProcess(bin, kubeconfig, logPath string, pageSize int64) (*process, er
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "LISTEN_ADDRESS="+addr, "KUBECONFIG="+kubeconfig,
 		"MESH_PAGE_SIZE="+strconv.FormatInt(pageSize, 10), "LOG_LEVEL=warn")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

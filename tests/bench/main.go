@@ -47,6 +47,8 @@ type options struct {
 	runs       int
 	coldRuns   int
 	coldN      int
+	tokens     int // cluster-wide tokens asking at once, at the largest N
+	maxBuilds  int // MESH_MAX_BUILDS of the bounded round
 	workers    int
 	pageSize   int64
 	rbac       string
@@ -60,6 +62,8 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 7, "timed mesh builds (and floors) per N")
 	flag.IntVar(&o.coldRuns, "cold-runs", 5, "cold starts")
 	flag.IntVar(&o.coldN, "cold-n", 1000, "N at which to measure cold starts (skipped if not in -n)")
+	flag.IntVar(&o.tokens, "tokens", 10, "different cluster-wide tokens asking for the mesh at once, at the largest N (0: none)")
+	flag.IntVar(&o.maxBuilds, "max-builds", 7, "MESH_MAX_BUILDS of the bounded round of -tokens (7: what func.yaml's 384Mi gives)")
 	flag.IntVar(&o.workers, "workers", 16, "objects created in parallel while seeding")
 	flag.Int64Var(&o.pageSize, "page-size", 2000, "page size of LIST requests (MESH_PAGE_SIZE)")
 	flag.StringVar(&o.rbac, "rbac", filepath.Join("..", "rbac"), "the rbac/ kustomization")
@@ -113,9 +117,13 @@ type result struct {
 	requests   requests   // of one build
 	peakRSS    int64
 	bodyBytes  int64 // the gzipped mesh
-	sources    int
-	coldReady  []time.Duration
-	coldMesh   []time.Duration
+	// wireBytes and floorWireBytes are what one build and one floor run
+	// read from the API server, off the wire.
+	wireBytes, floorWireBytes int64
+	sources                   int
+	tokens                    []tokensRun // at the largest N
+	coldReady                 []time.Duration
+	coldMesh                  []time.Duration
 }
 
 func progress(format string, args ...any) {
@@ -159,6 +167,24 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	if err := c.WriteKubeconfig(kubeconfig, nil); err != nil {
 		return err
 	}
+	// The function as a process and the floor reach the API server each
+	// through a proxy of its own, which counts the bytes they read.
+	processWire, err := newWire(c.Config().Host)
+	if err != nil {
+		return err
+	}
+	defer processWire.close()
+	floorWire, err := newWire(c.Config().Host)
+	if err != nil {
+		return err
+	}
+	defer floorWire.close()
+	proxied := c.Config()
+	proxied.Host = processWire.URL()
+	processKubeconfig := filepath.Join(dir, "proxied.kubeconfig")
+	if err := c.WriteKubeconfig(processKubeconfig, proxied); err != nil {
+		return err
+	}
 	adminCfg := c.Config()
 	adminCfg.QPS = -1
 	dyn, err := dynamic.NewForConfig(adminCfg)
@@ -169,17 +195,24 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		o:          o,
 		token:      token,
 		bin:        bin,
-		kubeconfig: kubeconfig,
+		kubeconfig: processKubeconfig,
+		wire:       processWire,
+		floorWire:  floorWire,
 		logPath:    filepath.Join(dir, "function.log"),
 		seeder:     &seeder{dyn: dyn, workers: o.workers},
 	}
 	if b.counter, err = newRequestCounter(c.Config()); err != nil {
 		return err
 	}
-	if b.floor, err = newFloor(ctx, c.Config(), token, o.pageSize); err != nil {
+	floorCfg := c.Config()
+	floorCfg.Host = floorWire.URL()
+	if b.floor, err = newFloor(ctx, floorCfg, token, o.pageSize); err != nil {
 		return err
 	}
 	if b.inProcess, err = startInProcess(ctx, kubeconfig, o.pageSize); err != nil {
+		return err
+	}
+	if b.tokens, err = newTokens(ctx, c, o.tokens); err != nil {
 		return err
 	}
 	var results []*result
@@ -208,7 +241,10 @@ type bench struct {
 	o          options
 	token      string
 	bin        string
-	kubeconfig string
+	tokens     []string // for the concurrent tokens rounds
+	kubeconfig string   // the function process's: through wire
+	wire       *wire    // counts what the function process reads
+	floorWire  *wire    // counts what the floor reads
 	logPath    string
 	seeder     *seeder
 	counter    *requestCounter
@@ -292,14 +328,21 @@ func (b *bench) measure(ctx context.Context, n int, last bool) (*result, error) 
 	if err != nil {
 		return nil, err
 	}
+	wireBefore := b.wire.bytesRead()
 	if _, err := p.buildMesh(ctx, b.token); err != nil {
 		return nil, err
 	}
+	r.wireBytes = b.wire.bytesRead() - wireBefore
 	after, err := b.counter.read(ctx)
 	if err != nil {
 		return nil, err
 	}
 	r.requests = after.sub(before)
+	floorBefore := b.floorWire.bytesRead()
+	if _, err := b.floor.run(ctx, false); err != nil {
+		return nil, err
+	}
+	r.floorWireBytes = b.floorWire.bytesRead() - floorBefore
 	if r.peakRSS, err = p.peakRSS(); err != nil {
 		return nil, err
 	}
@@ -311,6 +354,17 @@ func (b *bench) measure(ctx context.Context, n int, last bool) (*result, error) 
 	if last {
 		if err := b.profile(ctx); err != nil {
 			return nil, err
+		}
+		for _, maxBuilds := range []int{len(b.tokens), b.o.maxBuilds} {
+			if len(b.tokens) == 0 {
+				break
+			}
+			progress("N=%d: %d tokens at once, MESH_MAX_BUILDS=%d", n, len(b.tokens), maxBuilds)
+			t, err := b.concurrentTokens(ctx, maxBuilds)
+			if err != nil {
+				return nil, err
+			}
+			r.tokens = append(r.tokens, t)
 		}
 	}
 	if n == b.o.coldN {
@@ -401,20 +455,22 @@ func report(out io.Writer, o options, results []*result, took time.Duration) {
 		o.pageSize, o.runs, runtime.GOMAXPROCS(0), runtime.NumCPU(), took.Round(time.Second))
 	fmt.Fprintf(out, "N triggers, each to its own labelled Knative Service; the mesh also holds the %d sources rbac/ installs\n\n", results[0].sources)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "N\tbrokers\teventTypes\tseeded in\tmesh min\tmedian\tmax\tin-process\tfloor\tmesh/floor\tchained floor\tAPI requests\tfloor requests\talloc/build\tallocs/build\tpeak RSS\tgzipped body\t")
+	fmt.Fprintln(tw, "N\tbrokers\teventTypes\tseeded in\tmesh min\tmedian\tmax\tin-process\tfloor\tmesh/floor\tchained floor\tAPI requests\tfloor requests\tAPI bytes\tfloor bytes\talloc/build\tallocs/build\tpeak RSS\tgzipped body\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.2fx\t%s\t%d\t%d\t%s\t%d\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.2fx\t%s\t%d\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t\n",
 			r.n, r.n/triggersPerUnit, r.n/triggersPerUnit*eventTypesPerUnit, seconds(r.seed),
 			seconds(slices.Min(r.mesh)), seconds(median(r.mesh)), seconds(slices.Max(r.mesh)),
 			seconds(median(durations(r.inProcess))), seconds(floorMedian(r.floor)), ratio(r), seconds(floorMedian(r.chained)),
-			r.requests.total(), r.floor[0].requests, megabytes(int64(medianU(r.inProcess, func(s sample) uint64 { return s.bytes }))),
+			int(r.requests.serviceAccounts), r.floor[0].requests, kilobytes(r.wireBytes), kilobytes(r.floorWireBytes), megabytes(int64(medianU(r.inProcess, func(s sample) uint64 { return s.bytes }))),
 			medianU(r.inProcess, func(s sample) uint64 { return s.allocs }), megabytes(r.peakRSS), kilobytes(r.bodyBytes))
 	}
 	tw.Flush()
 	fmt.Fprintln(out, "\nmesh: median through HTTP of the function as a process of its own; in-process: median of builds through Handle")
 	fmt.Fprintln(out, "floor: the same requests raw (bodies read, not decoded), all at once; chained floor: raw, but each list")
 	fmt.Fprintln(out, "  after those whose answers the function needs first (CRDs before their objects, triggers before subscribers)")
-	fmt.Fprintln(out, "API requests: kube-apiserver's apiserver_request_total around one build; alloc/build: in-process, median")
+	fmt.Fprintln(out, "API requests: the reader's requests in one build, as API Priority and Fairness dispatched them (discovery included)")
+	fmt.Fprintln(out, "API bytes, floor bytes: read from the API server in one build and one floor run, off the wire (TLS and HTTP")
+	fmt.Fprintln(out, "  included); alloc/build: in-process, median")
 	fmt.Fprintln(out, "\nSlowest floor calls (median of each call, all pages; all at once), and the load average before the runs:")
 	for _, r := range results {
 		fmt.Fprintf(out, "  N=%d: %s; load %s\n", r.n, slowestCalls(r.floorCalls, r.floor, 4), r.load)
@@ -422,6 +478,18 @@ func report(out io.Writer, o options, results []*result, took time.Duration) {
 	fmt.Fprintln(out, "\nAPI requests of one build, by verb and resource:")
 	for _, r := range results {
 		fmt.Fprintf(out, "  N=%d: %s (ServiceAccount requests dispatched by APF: %g)\n", r.n, r.requests, r.requests.serviceAccounts)
+	}
+	fmt.Fprintln(out, "\nResponse bodies of one build by verb and resource, as kube-apiserver's apiserver_response_sizes counts them (no discovery):")
+	for _, r := range results {
+		fmt.Fprintf(out, "  N=%d: %s\n", r.n, r.requests.bytesString())
+	}
+	for _, r := range results {
+		if len(r.tokens) > 0 {
+			fmt.Fprintf(out, "\n%d different cluster-wide tokens at once at N=%d, each its own build:\n", len(r.tokens[0].took), r.n)
+		}
+		for _, t := range r.tokens {
+			fmt.Fprintf(out, "  %s\n", t)
+		}
 	}
 	for _, r := range results {
 		if len(r.coldReady) > 0 {
@@ -463,13 +531,16 @@ func reportTargets(out io.Writer, results []*result) {
 			continue
 		}
 		line(fmt.Sprintf("N=%d mesh < %s", t.n, seconds(t.limit)), median(r.mesh) < t.limit, seconds(median(r.mesh)))
-		line(fmt.Sprintf("N=%d mesh < 1.5x floor", t.n), ratio(r) < 1.5, fmt.Sprintf("%.2fx (floor %s)", ratio(r), seconds(floorMedian(r.floor))))
+		line(fmt.Sprintf("N=%d mesh ≤ 1.2x chained floor", t.n), chainedRatio(r) <= 1.2, fmt.Sprintf("%.2fx (chained floor %s)", chainedRatio(r), seconds(floorMedian(r.chained))))
+	}
+	if r := at(100); r != nil {
+		line("N=100 mesh ≤ 1.3x floor", ratio(r) <= 1.3, fmt.Sprintf("%.2fx (floor %s)", ratio(r), seconds(floorMedian(r.floor))))
 	}
 	var counts []string
 	same := true
 	for _, r := range results {
-		counts = append(counts, fmt.Sprintf("N=%d: %d", r.n, r.requests.total()))
-		same = same && r.requests.total() == r.floor[0].requests
+		counts = append(counts, fmt.Sprintf("N=%d: %d", r.n, int(r.requests.serviceAccounts)))
+		same = same && int(r.requests.serviceAccounts) == r.floor[0].requests
 	}
 	line("requests ≤ small constant × subscriber kinds (1 here)", same,
 		strings.Join(counts, ", ")+"; equal to the floor's (one per list page)")
@@ -497,7 +568,7 @@ func reportBenchmarks(out io.Writer, results []*result) {
 			fmt.Fprintf(out, "BenchmarkFloor/N=%d\t1\t%d ns/op\n", r.n, r.floor[i].d.Nanoseconds())
 			fmt.Fprintf(out, "BenchmarkFloorChained/N=%d\t1\t%d ns/op\n", r.n, r.chained[i].d.Nanoseconds())
 		}
-		fmt.Fprintf(out, "BenchmarkMeshHTTP/N=%d\t1\t%d API-requests/op\t%d peak-RSS-B\n", r.n, r.requests.total(), r.peakRSS)
+		fmt.Fprintf(out, "BenchmarkMeshHTTP/N=%d\t1\t%d API-requests/op\t%d API-B/op\t%d peak-RSS-B\n", r.n, int(r.requests.serviceAccounts), r.wireBytes, r.peakRSS)
 		for i := range r.coldReady {
 			fmt.Fprintf(out, "BenchmarkColdStart/ready\t1\t%d ns/op\n", r.coldReady[i].Nanoseconds())
 			fmt.Fprintf(out, "BenchmarkColdStart/mesh/N=%d\t1\t%d ns/op\n", r.n, r.coldMesh[i].Nanoseconds())
@@ -529,6 +600,10 @@ func durations(ss []sample) []time.Duration {
 }
 
 func ratio(r *result) float64 { return float64(median(r.mesh)) / float64(floorMedian(r.floor)) }
+
+func chainedRatio(r *result) float64 {
+	return float64(median(r.mesh)) / float64(floorMedian(r.chained))
+}
 
 func floorMedian(runs []floorRun) time.Duration {
 	ds := make([]time.Duration, len(runs))

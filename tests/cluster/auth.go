@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/knative-eventmesh/function/tests/demo"
 )
 
 // Token returns a token for the ServiceAccount, issued through the
@@ -173,4 +175,16 @@ func (c *Cluster) NamespaceReaderToken(ctx context.Context, ns, sa string) (stri
 		return "", fmt.Errorf("binding %s/%s to eventmesh-reader: %w", ns, sa, err)
 	}
 	return c.Token(ctx, ns, sa, time.Hour)
+}
+
+// InstallDemo applies the rbac/ kustomization in rbacDir and the demo mesh,
+// and returns a token of the Backstage reader, valid for an hour.
+func (c *Cluster) InstallDemo(ctx context.Context, rbacDir string) (string, error) {
+	if err := c.InstallRBAC(ctx, rbacDir); err != nil {
+		return "", fmt.Errorf("applying rbac/: %w", err)
+	}
+	if err := c.Apply(ctx, demo.YAML); err != nil {
+		return "", fmt.Errorf("applying the demo mesh: %w", err)
+	}
+	return c.Token(ctx, "knative-eventing", "eventmesh-reader", time.Hour)
 }

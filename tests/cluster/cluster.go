@@ -167,11 +167,16 @@ func (c *Cluster) connect() error {
 	return nil
 }
 
+// ControllerManagerEnv, when set, names the kube-controller-manager binary
+// to run, for an AssetsDir that has none (setup-envtest's has none).
+const ControllerManagerEnv = "EVENTMESH_CONTROLLER_MANAGER"
+
 // binaries returns the paths of the kube-apiserver, etcd and
 // kube-controller-manager binaries in dir, or in $KUBEBUILDER_ASSETS if dir
-// is empty.
+// is empty; $EVENTMESH_CONTROLLER_MANAGER names another
+// kube-controller-manager.
 func binaries(dir string) (apiServer, etcd, controllerManager string, err error) {
-	const hint = "run `make test`, or set " + AssetsEnv + " to a directory holding kube-apiserver, etcd and kube-controller-manager"
+	const hint = "run `make test`, or set " + AssetsEnv + " to a directory holding kube-apiserver, etcd and kube-controller-manager (or " + ControllerManagerEnv + " to a kube-controller-manager elsewhere)"
 	if dir == "" {
 		dir = os.Getenv(AssetsEnv)
 	}
@@ -181,6 +186,9 @@ func binaries(dir string) (apiServer, etcd, controllerManager string, err error)
 	apiServer = filepath.Join(dir, "kube-apiserver")
 	etcd = filepath.Join(dir, "etcd")
 	controllerManager = filepath.Join(dir, "kube-controller-manager")
+	if p := os.Getenv(ControllerManagerEnv); p != "" {
+		controllerManager = p
+	}
 	for _, p := range []string{apiServer, etcd, controllerManager} {
 		if _, err := os.Stat(p); err != nil {
 			return "", "", "", fmt.Errorf("missing control plane binary: %w: %s", err, hint)

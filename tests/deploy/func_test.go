@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/yaml"
 )
 
 // FuncEnv names the func CLI binary; the Makefile builds it and sets this.
@@ -133,4 +135,31 @@ func waitReady(t *testing.T, url string) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// TestClusterLocalByDefault checks that func.yaml deploys the function
+// without a public route: the ksvc `func deploy` creates carries Knative's
+// cluster-local visibility label (func v0.49 puts deploy.labels on it).
+func TestClusterLocalByDefault(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "func.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Deploy struct {
+			Labels []struct{ Key, Value string }
+		}
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatalf("func.yaml: %v", err)
+	}
+	for _, l := range f.Deploy.Labels {
+		if l.Key == "networking.knative.dev/visibility" {
+			if l.Value != "cluster-local" {
+				t.Errorf("func.yaml sets %s=%q, want cluster-local", l.Key, l.Value)
+			}
+			return
+		}
+	}
+	t.Errorf("func.yaml's deploy.labels %v lack networking.knative.dev/visibility: cluster-local; the function would get a public route", f.Deploy.Labels)
 }

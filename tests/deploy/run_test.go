@@ -3,7 +3,6 @@ package deploy
 import (
 	"bufio"
 	"context"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -41,7 +40,9 @@ func makeRun(t *testing.T, target, kubeconfig, ready string) (string, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = io.Discard
+	// What make says on stderr; read once Wait has returned.
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +61,9 @@ func makeRun(t *testing.T, target, kubeconfig, ready string) (string, func()) {
 		go func() { done <- cmd.Wait() }()
 		select {
 		case <-done:
+			if strings.Contains(stderr.String(), "make: ***") {
+				t.Errorf("Ctrl-C made make report an error:\n%s", stderr.String())
+			}
 		case <-time.After(90 * time.Second):
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			t.Error("make run did not stop within 90s of Ctrl-C")

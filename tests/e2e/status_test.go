@@ -68,7 +68,7 @@ func TestStatusCodes(t *testing.T) {
 		{name: "POST", method: http.MethodPost, path: "/v1/getEventMesh", token: readerToken, status: 405, says: []string{"GET"}},
 		{name: "DELETE namespaced", method: http.MethodDelete, path: "/namespaces/shop/v1/getEventMesh", token: readerToken, status: 405, says: []string{"GET"}},
 		{name: "unknown path", path: "/v2/getEventMesh", token: readerToken, status: 404, says: []string{"/v1/getEventMesh"}},
-		{name: "root", path: "/", token: readerToken, status: 404, says: []string{"/v1/getEventMesh"}},
+		{name: "root", path: "/", token: readerToken, status: 405, says: []string{"/v1/getEventMesh"}},
 		{name: "bad namespace", path: "/namespaces/Not_A_Namespace/v1/getEventMesh", token: readerToken, status: 400, says: []string{"Not_A_Namespace"}},
 		{name: "empty namespace", path: "/namespaces//v1/getEventMesh", token: readerToken, status: 400, says: []string{"namespace"}},
 	}

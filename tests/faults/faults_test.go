@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/knative-eventmesh/function/tests/cluster"
-	"github.com/knative-eventmesh/function/tests/demo"
 	"github.com/knative-eventmesh/function/tests/functest"
 )
 
@@ -27,15 +26,8 @@ var (
 func TestMain(m *testing.M) {
 	cluster.Main(m, cluster.Options{}, func(c *cluster.Cluster) error {
 		testCluster = c
-		ctx := context.Background()
-		if err := c.InstallRBAC(ctx, filepath.Join("..", "..", "rbac")); err != nil {
-			return err
-		}
-		if err := c.Apply(ctx, demo.YAML); err != nil {
-			return err
-		}
 		var err error
-		readerToken, err = c.Token(ctx, "knative-eventing", "eventmesh-reader", time.Hour)
+		readerToken, err = c.InstallDemo(context.Background(), filepath.Join("..", "..", "rbac"))
 		return err
 	})
 }
@@ -75,6 +67,20 @@ func settledGoroutines(t *testing.T, limit int) int {
 	return n
 }
 
+// stableGoroutines returns the number of goroutines once it has not
+// changed for 300ms (at most 5s).
+func stableGoroutines() int {
+	deadline := time.Now().Add(5 * time.Second)
+	n, since := runtime.NumGoroutine(), time.Now()
+	for time.Since(since) < 300*time.Millisecond && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		if m := runtime.NumGoroutine(); m != n {
+			n, since = m, time.Now()
+		}
+	}
+	return n
+}
+
 // slack is how many more goroutines than before may remain after faults:
 // the HTTP transports' connection goroutines come and go.
 const slack = 15
@@ -84,7 +90,7 @@ func TestAPIServerDown(t *testing.T) {
 	if r := fn.Get(t, "/v1/getEventMesh", readerToken); r.Status != http.StatusOK {
 		t.Fatalf("before: %d %s", r.Status, r.Body)
 	}
-	before := settledGoroutines(t, 0)
+	before := stableGoroutines()
 
 	p.setDown(t, true)
 	for range 10 {
@@ -145,19 +151,21 @@ func TestAPIServerSlow(t *testing.T) {
 		if r := fn.Get(t, "/v1/getEventMesh", readerToken); r.Status != http.StatusOK {
 			t.Fatalf("before: %d", r.Status)
 		}
-		before := settledGoroutines(t, 0)
-		p.setDelay(10 * time.Second)
+		// The API server answers after 3s: a build that went on after its
+		// caller left would then make its next requests (subscribers, the
+		// objects of the kinds discovered).
+		p.setDelay(3 * time.Second)
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
 		if _, _, err := functest.GetContext(ctx, fn.URL+"/v1/getEventMesh", readerToken); err == nil {
 			t.Fatal("the request finished; the caller should have given up first")
 		}
-		// The work stops with the caller, long before the API server's
-		// 10 s answer.
-		if n := settledGoroutines(t, before+slack); n > before+slack {
-			t.Errorf("%d goroutines 5s after the caller left, %d before: the build went on\n%s", n, before, goroutines())
-		}
 		waitForLog(t, fn, "mesh request canceled by the caller")
+		atCancel := readerRequests(t)
+		time.Sleep(4 * time.Second)
+		if after := readerRequests(t); after != atCancel {
+			t.Errorf("%g API requests with the caller's token after it left: the build went on", after-atCancel)
+		}
 		p.setDelay(0)
 	})
 }
@@ -177,5 +185,45 @@ func waitForLog(t *testing.T, fn *functest.Function, msg string) {
 			t.Fatalf("the function did not log %q", msg)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestBuildSlots checks the bound on concurrent builds: with one slot, a
+// caller with another token waits for it as long as it may (half of
+// MESH_TIMEOUT), then gets 503 with Retry-After; once the slot is free,
+// it is served.
+func TestBuildSlots(t *testing.T) {
+	p, fn := throughProxy(t, "MESH_TIMEOUT", "2s", "MESH_MAX_BUILDS", "1")
+	other, err := testCluster.Token(context.Background(), "knative-eventing", "eventmesh-reader", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The API server answers after the 2s deadline: the first build holds
+	// the slot until it gives up, longer than the 1s the other may wait.
+	p.setDelay(3 * time.Second)
+	responses := make(chan *functest.Response, 2)
+	for i, tok := range []string{readerToken, other} {
+		go func() {
+			time.Sleep(time.Duration(i) * 200 * time.Millisecond)
+			responses <- fn.Get(t, "/v1/getEventMesh", tok)
+		}()
+	}
+	statuses := map[int]int{}
+	for range 2 {
+		r := <-responses
+		statuses[r.Status]++
+		if r.Status == http.StatusServiceUnavailable && r.Header.Get("Retry-After") == "" {
+			t.Errorf("503 without Retry-After: %s", r.Body)
+		}
+		if r.Status == http.StatusServiceUnavailable && !strings.Contains(string(r.Body), "MESH_MAX_BUILDS") {
+			t.Errorf("503 that does not say why: %s", r.Body)
+		}
+	}
+	if statuses[http.StatusGatewayTimeout] != 1 || statuses[http.StatusServiceUnavailable] != 1 {
+		t.Errorf("two tokens at once with one build slot: %v, want one 504 (the build past its deadline) and one 503", statuses)
+	}
+	p.setDelay(0)
+	if r := fn.Get(t, "/v1/getEventMesh", other); r.Status != http.StatusOK {
+		t.Errorf("once the slot is free: %d %s", r.Status, r.Body)
 	}
 }

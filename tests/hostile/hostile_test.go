@@ -72,9 +72,10 @@ type hostileCase struct {
 	from    int    // 0: the function answers; else byServer or byMux
 }
 
-// binaryEvent returns a binary-mode CloudEvent POST with body.
+// binaryEvent returns a binary-mode CloudEvent POST with body, of a type
+// push takes as a change notification.
 func binaryEvent(body []byte, header ...[2]string) request {
-	h := [][2]string{{"Ce-Specversion", "1.0"}, {"Ce-Id", "1"}, {"Ce-Source", "/hostile"}, {"Ce-Type", "dev.knative.test"}, {"Content-Type", "application/json"}}
+	h := [][2]string{{"Ce-Specversion", "1.0"}, {"Ce-Id", "1"}, {"Ce-Source", "/hostile"}, {"Ce-Type", "dev.knative.apiserver.ref.update"}, {"Content-Type", "application/json"}}
 	return request{method: http.MethodPost, target: "/", header: append(h, header...), body: body}
 }
 
@@ -96,7 +97,7 @@ func hostileCases() []hostileCase {
 	}
 	garbage := randomToken(40)
 	big := make([]byte, 2<<20)
-	overEvent := []byte(`{"specversion":"1.0","id":"1","source":"/hostile","type":"dev.knative.test","data":"` + strings.Repeat("x", maxEvent) + `"}`)
+	overEvent := []byte(`{"specversion":"1.0","id":"1","source":"/hostile","type":"dev.knative.sources.ping","data":"` + strings.Repeat("x", maxEvent) + `"}`)
 	namespaces := func(n int) string {
 		nss := make([]string, n)
 		for i := range nss {
@@ -164,6 +165,11 @@ func hostileCases() []hostileCase {
 
 		// CloudEvents that are not.
 		{name: "a CloudEvent", req: binaryEvent([]byte(`{}`)), status: 202},
+		{name: "a CloudEvent of another type", req: request{method: http.MethodPost, target: "/",
+			header: [][2]string{{"Ce-Specversion", "1.0"}, {"Ce-Id", "1"}, {"Ce-Source", "/hostile"}, {"Ce-Type", "com.example.order.created"}}, body: []byte{}},
+			status: 400, says: "type not taken"},
+		{name: "an announcement sent back", req: structuredEvent([]byte(`{"specversion":"1.0","id":"1","source":"/s","type":"dev.knative.eventmesh.changed"}`)),
+			status: 400, says: "type not taken"},
 		{name: "plain JSON", req: request{method: http.MethodPost, target: "/", header: [][2]string{{"Content-Type", "application/json"}},
 			body: []byte(`{"kind":"Broker"}`)}, status: 400, says: "not a CloudEvent"},
 		{name: "no body, no headers", req: request{method: http.MethodPost, target: "/", body: []byte{}}, status: 400, says: "not a CloudEvent"},
@@ -182,11 +188,11 @@ func hostileCases() []hostileCase {
 		{name: "unknown path", req: get("/v2/getEventMesh", readerToken), status: 404, says: meshPath},
 		{name: "trailing slash", req: get(meshPath+"/", readerToken), status: 404, says: meshPath},
 		{name: "upper case", req: get("/V1/GETEVENTMESH", readerToken), status: 404, says: meshPath},
-		{name: "GET /", req: get("/", readerToken), status: 404, says: meshPath},
-		{name: "PUT /", req: request{method: http.MethodPut, target: "/", body: []byte(`{}`)}, status: 404, says: meshPath},
+		{name: "GET /", req: get("/", readerToken), status: 405, says: meshPath},
+		{name: "PUT /", req: request{method: http.MethodPut, target: "/", body: []byte(`{}`)}, status: 405, says: meshPath},
 		{name: "NUL in path", req: get(meshPath+"%00", readerToken), status: 404, says: meshPath},
 		{name: "path of 100 KiB", req: get("/"+strings.Repeat("a", 100<<10), readerToken), status: 404, says: meshPath},
-		{name: "query string on /", req: get("/?path="+meshPath, readerToken), status: 404, says: meshPath},
+		{name: "query string on /", req: get("/?path="+meshPath, readerToken), status: 405, says: meshPath},
 		{name: "query strings on the mesh", req: get(meshPath+"?namespace=finance&x=%00&x=%zz", readerToken), status: 200},
 		{name: "query of 512 KiB on the mesh", req: get(meshPath+"?q="+randomToken(512<<10), readerToken), status: 200},
 		{name: "bad escape in path", req: get("/v1/%zz", readerToken), status: 400, from: byServer},

@@ -139,6 +139,7 @@ func TestConcurrentTokens(t *testing.T) {
 	end := time.Now().Add(soak)
 	var all []time.Duration
 	var rssAfterFirst int64
+	var rounds []int64 // RSS after each round
 	for round := 0; round == 0 || time.Now().Before(end); round++ {
 		took := loadRound(t, client, fn.URL, &want)
 		all = append(all, took...)
@@ -152,14 +153,39 @@ func TestConcurrentTokens(t *testing.T) {
 		if round == 0 {
 			rssAfterFirst = rss
 		}
+		now, err := fn.RSS()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rounds = append(rounds, now)
 		if t.Failed() {
 			return
 		}
+	}
+	if why, ok := growing(rounds); ok {
+		t.Errorf("memory grows from round to round: %s", why)
 	}
 	rss, _ := fn.PeakRSS()
 	slices.Sort(all)
 	t.Logf("%d requests (%d at a time, %d tokens, 1 in 10 for another team's namespace): p50 %s, p99 %s, max %s; peak RSS %d MB (%d MB after the first round)",
 		len(all), concurrent, teams, pct(all, 50), pct(all, 99), all[len(all)-1], rss>>20, rssAfterFirst>>20)
+}
+
+// growing reports whether the RSS after each round grew through a soak:
+// after the first round (warm-up), every round of the later half stayed
+// above the highest of the earlier half, by more than a tenth of it. Memory
+// that settles, however high, does not count; below 6 rounds nothing does.
+func growing(rss []int64) (string, bool) {
+	if len(rss) < 6 {
+		return "", false
+	}
+	rss = rss[1:]
+	earlier, later := rss[:len(rss)/2], rss[len(rss)/2:]
+	peak, low := slices.Max(earlier), slices.Min(later)
+	if low > peak+peak/10 {
+		return fmt.Sprintf("at most %d MB in rounds 2-%d, at least %d MB in rounds %d-%d", peak>>20, len(earlier)+1, low>>20, len(earlier)+2, len(rss)+1), true
+	}
+	return "", false
 }
 
 // loadRound sends concurrent requests at once and checks each answer.

@@ -1,14 +1,12 @@
 package push
 
 import (
-	"context"
 	"encoding/json"
 	"slices"
 	"testing"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/knative-eventmesh/function/announce"
 	"github.com/knative-eventmesh/function/tests/functest"
@@ -102,10 +100,7 @@ func countAccepted(s *sink, id string) int {
 // stateClaim returns the claim the state ConfigMap holds, or nil.
 func stateClaim(t *testing.T) *announce.Claim {
 	t.Helper()
-	cm, err := admin.CoreV1().ConfigMaps("knative-eventing").Get(context.Background(), "eventmesh-state", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cm := stateConfigMap(t)
 	if cm.Data["claim"] == "" {
 		return nil
 	}

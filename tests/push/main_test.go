@@ -31,7 +31,9 @@ var (
 	// ServiceAccount, in namespace knative-eventing.
 	ownKubeconfig string
 	ownToken      string
-	admin         kubernetes.Interface
+	// adminKubeconfig is the cluster's admin, for kubectl.
+	adminKubeconfig string
+	admin           kubernetes.Interface
 )
 
 func TestMain(m *testing.M) {
@@ -56,6 +58,10 @@ func setup(ctx context.Context, c *cluster.Cluster) error {
 	cfg.BearerToken = ownToken
 	dir, err := os.MkdirTemp("", "eventmesh-push-")
 	if err != nil {
+		return err
+	}
+	adminKubeconfig = filepath.Join(dir, "admin.kubeconfig")
+	if err := c.WriteKubeconfig(adminKubeconfig, nil); err != nil {
 		return err
 	}
 	ownKubeconfig = filepath.Join(dir, "eventmesh.kubeconfig")
@@ -91,24 +97,31 @@ func startFunction(t *testing.T, sink string, env ...string) *functest.Function 
 	return functest.Start(t, m)
 }
 
-// resetState empties the state ConfigMap, as before the first
-// announcement.
+// resetState empties the data of the state ConfigMap, as before the first
+// announcement, and keeps its metadata.
 func resetState(t *testing.T) {
 	t.Helper()
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "eventmesh-state", Namespace: "knative-eventing"}}
+	cm := stateConfigMap(t)
+	cm.Data, cm.BinaryData = nil, nil
 	if _, err := admin.CoreV1().ConfigMaps("knative-eventing").Update(context.Background(), cm, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// stateDigest returns the digest the state ConfigMap records.
-func stateDigest(t *testing.T) string {
+// stateConfigMap returns the state ConfigMap.
+func stateConfigMap(t *testing.T) *corev1.ConfigMap {
 	t.Helper()
 	cm, err := admin.CoreV1().ConfigMaps("knative-eventing").Get(context.Background(), "eventmesh-state", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cm.Data["digest"]
+	return cm
+}
+
+// stateDigest returns the digest the state ConfigMap records.
+func stateDigest(t *testing.T) string {
+	t.Helper()
+	return stateConfigMap(t).Data["digest"]
 }
 
 // waitForState waits until the state records digest: the function

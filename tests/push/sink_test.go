@@ -17,14 +17,15 @@ import (
 )
 
 // sink is a CloudEvents receiver that records what it accepts. It can be
-// down (its port closed), failing (answering 503) or slow.
+// down (its port closed), failing (answering 503 or another status) or
+// slow.
 type sink struct {
 	t    *testing.T
 	addr string
 
 	mu       sync.Mutex
 	srv      *http.Server
-	fail     bool
+	fail     int // the status answered instead of accepting, or 0
 	delay    time.Duration
 	accepted []cloudevents.Event
 	attempts int
@@ -76,8 +77,8 @@ func (s *sink) handle(w http.ResponseWriter, r *http.Request) {
 	if r.Context().Err() != nil {
 		return // the sender gave up or died: nothing was accepted
 	}
-	if fail {
-		http.Error(w, "sink failing on purpose", http.StatusServiceUnavailable)
+	if fail != 0 {
+		http.Error(w, "sink failing on purpose", fail)
 		return
 	}
 	s.mu.Lock()
@@ -110,10 +111,17 @@ func (s *sink) up() {
 	s.serve(l)
 }
 
+// setFail makes the sink answer 503 to every event, or accept them again.
 func (s *sink) setFail(fail bool) {
+	s.answer(map[bool]int{true: http.StatusServiceUnavailable}[fail])
+}
+
+// answer makes the sink answer status to every event instead of accepting
+// it; 0 accepts again.
+func (s *sink) answer(status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fail = fail
+	s.fail = status
 }
 
 func (s *sink) setDelay(d time.Duration) {

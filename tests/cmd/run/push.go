@@ -82,6 +82,10 @@ func printAnnouncement(ev cloudevents.Event) {
 	fmt.Printf("[sink]   meshdigest %s\n", a.Digest)
 	fmt.Printf("[sink]   counts: %d event types, %d brokers, %d subscribables, %d sources\n",
 		a.Counts.EventTypes, a.Counts.Brokers, a.Counts.Subscribables, a.Counts.Sources)
+	if a.Delta == nil {
+		a.Delta = &announce.Delta{}
+		fmt.Printf("[sink]   delta left out (deltaOmitted): the mesh's index is too large to keep\n")
+	}
 	for _, part := range []struct {
 		what string
 		keys []mesh.Key

@@ -1,26 +1,24 @@
-package fetch
+package objects
 
 import (
 	"testing"
-
-	duckv1 "knative.dev/pkg/apis/duck/v1"
 )
 
 func TestSubscriberRef(t *testing.T) {
 	tests := []struct {
 		name string
-		ref  *duckv1.KReference
+		ref  *Reference
 		want Ref
 		ok   bool
 	}{
 		{"nil", nil, Ref{}, false},
-		{"knative service", &duckv1.KReference{APIVersion: "serving.knative.dev/v1", Kind: "Service", Name: "s"},
+		{"knative service", &Reference{APIVersion: "serving.knative.dev/v1", Kind: "Service", Name: "s"},
 			Ref{Group: "serving.knative.dev", Kind: "Service", Namespace: "own", Name: "s"}, true},
-		{"core service elsewhere", &duckv1.KReference{APIVersion: "v1", Kind: "Service", Name: "s", Namespace: "other"},
+		{"core service elsewhere", &Reference{APIVersion: "v1", Kind: "Service", Name: "s", Namespace: "other"},
 			Ref{Kind: "Service", Namespace: "other", Name: "s"}, true},
-		{"no kind", &duckv1.KReference{APIVersion: "v1", Name: "s"}, Ref{}, false},
-		{"no name", &duckv1.KReference{APIVersion: "v1", Kind: "Service"}, Ref{}, false},
-		{"bad apiVersion", &duckv1.KReference{APIVersion: "a/b/c", Kind: "Service", Name: "s"}, Ref{}, false},
+		{"no kind", &Reference{APIVersion: "v1", Name: "s"}, Ref{}, false},
+		{"no name", &Reference{APIVersion: "v1", Kind: "Service"}, Ref{}, false},
+		{"bad apiVersion", &Reference{APIVersion: "a/b/c", Kind: "Service", Name: "s"}, Ref{}, false},
 	}
 	for _, tt := range tests {
 		got, ok := SubscriberRef(tt.ref, "own")
@@ -36,7 +34,7 @@ func FuzzSubscriberRef(f *testing.F) {
 	f.Add("a/b/c", "K", "n", "", "")
 	f.Add("", "", "", "", "")
 	f.Fuzz(func(t *testing.T, apiVersion, kind, name, namespace, own string) {
-		ref := &duckv1.KReference{APIVersion: apiVersion, Kind: kind, Name: name, Namespace: namespace}
+		ref := &Reference{APIVersion: apiVersion, Kind: kind, Name: name, Namespace: namespace}
 		got, ok := SubscriberRef(ref, own)
 		if !ok {
 			if got != (Ref{}) {

@@ -1,0 +1,81 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestDefaultMaxBuilds(t *testing.T) {
+	tests := []struct {
+		limit int64
+		want  int
+	}{
+		{0, unlimitedBuilds},
+		{32 << 20, 1},
+		{64 << 20, 1},
+		{128 << 20, 2},
+		{384 << 20, 7},
+		{1 << 30, 20},
+	}
+	for _, tt := range tests {
+		if got := defaultMaxBuilds(tt.limit); got != tt.want {
+			t.Errorf("defaultMaxBuilds(%d MiB) = %d, want %d", tt.limit>>20, got, tt.want)
+		}
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	missing := filepath.Join(dir, "missing")
+	tests := []struct {
+		name  string
+		files []string
+		want  int64
+	}{
+		{"v2 limit", []string{file("v2", "536870912\n")}, 512 << 20},
+		{"v2 no limit", []string{file("v2max", "max\n")}, 0},
+		{"v1 no limit", []string{missing, file("v1", "9223372036854771712\n")}, 0},
+		{"v1 limit", []string{missing, file("v1limit", "268435456")}, 256 << 20},
+		{"none", []string{missing}, 0},
+		{"garbage", []string{file("bad", "lots")}, 0},
+	}
+	for _, tt := range tests {
+		if got := memoryLimit(tt.files); got != tt.want {
+			t.Errorf("%s: memoryLimit = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestBuildSlots(t *testing.T) {
+	s := newBuildSlots(1, 20*time.Millisecond)
+	release, err := s.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.acquire(context.Background()); !errors.Is(err, errBusy) {
+		t.Errorf("a second build while the only slot is taken: %v, want errBusy", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.acquire(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("a caller that left: %v, want context.Canceled", err)
+	}
+	release()
+	release, err = s.acquire(context.Background())
+	if err != nil {
+		t.Errorf("the slot was not given back: %v", err)
+	} else {
+		release()
+	}
+}

@@ -1,0 +1,71 @@
+package fetch
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDecodePage(t *testing.T) {
+	good := `{"metadata":{"name":"good","namespace":"ns"},"spec":{"type":"t","source":"https://example.com/s"}}`
+	tests := []struct {
+		name    string
+		page    string
+		names   []string // items kept
+		bad     []string // "namespace/name: part of the error"
+		wantErr bool
+	}{
+		{"all good", `{"metadata":{"continue":"c"},"items":[` + good + `]}`, []string{"good"}, nil, false},
+		{"bad URL", `{"metadata":{},"items":[` + good + `,{"metadata":{"name":"bad","namespace":"ns"},"spec":{"type":"t","source":"%zz"}}]}`,
+			[]string{"good"}, []string{"ns/bad: invalid URL escape"}, false},
+		{"wrong type", `{"metadata":{},"items":[{"metadata":{"name":"num","namespace":"ns"},"spec":{"type":7}},` + good + `]}`,
+			[]string{"good"}, []string{"ns/num: cannot unmarshal number"}, false},
+		{"item no object", `{"metadata":{},"items":["x",` + good + `]}`, []string{"good"}, []string{"/: cannot unmarshal string"}, false},
+		{"no list", `{"metadata":{},"items":{}}`, nil, nil, true},
+		{"not JSON", `<html>`, nil, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var p page[eventTypeItem]
+			var bad []string
+			err := decodePage([]byte(tt.page), &p, func(name, namespace string, err error) {
+				bad = append(bad, namespace+"/"+name+": "+err.Error())
+			})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("error %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			var names []string
+			for _, it := range p.Items {
+				names = append(names, it.Metadata.Name)
+			}
+			if strings.Join(names, ",") != strings.Join(tt.names, ",") {
+				t.Errorf("kept %q, want %q", names, tt.names)
+			}
+			if len(bad) != len(tt.bad) {
+				t.Fatalf("reported %q, want %q", bad, tt.bad)
+			}
+			for i := range bad {
+				id, part, _ := strings.Cut(tt.bad[i], ": ")
+				if !strings.HasPrefix(bad[i], id+": ") || !strings.Contains(bad[i], part) {
+					t.Errorf("reported %q, want %q", bad[i], tt.bad[i])
+				}
+			}
+		})
+	}
+}
+
+func FuzzDecodePage(f *testing.F) {
+	f.Add(`{"metadata":{},"items":[{"metadata":{"name":"a"},"spec":{"type":"t","schema":"%zz"}}]}`)
+	f.Add(`{"metadata":{"continue":"c"},"items":[]}`)
+	f.Add(`{"items":[1,{"spec":{"attributes":[{"name":1}]}}]}`)
+	f.Fuzz(func(t *testing.T, raw string) {
+		var p page[eventTypeItem]
+		reported := 0
+		err := decodePage([]byte(raw), &p, func(string, string, error) { reported++ })
+		if err != nil && (len(p.Items) > 0 || reported > 0) {
+			t.Fatalf("error %v, but %d items kept and %d reported", err, len(p.Items), reported)
+		}
+	})
+}
