@@ -124,6 +124,12 @@ const catalogModuleKnativeEventMeshRefresh = createBackendModule({
           topics: [settings.topic],
           onEvent: announcementHandler(settings, refreshes, logger),
         });
+        if (how === 'bus') {
+          logger.warn(
+            'The events service has no process-local bus: subscribed through the events bus, whose long-poll can hold ' +
+              "this backend's shutdown for up to a minute. Set events.useEventBus to never if that matters.",
+          );
+        }
         logger.info(
           `Refreshing Knative Event Mesh providers ${settings.providerIds.join(', ') || '(none configured)'} ` +
             `on ${EVENT_TYPE} events of topic ${settings.topic} (${how === 'local' ? 'this instance\'s events' : 'events of every instance'}), at most every ${settings.minIntervalMs} ms each`,
