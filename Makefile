@@ -2,6 +2,8 @@
 #
 #   make run     serve the function on :8080 (a local API server with a demo
 #                mesh when KUBECONFIG is not set)
+#   make run-backstage  the same, with a Backstage backend whose catalog
+#                push refreshes
 #   make test    unit tests, then end-to-end tests against a real
 #                kube-apiserver + etcd
 #   make bench   the mesh build at 100, 1 000 and 10 000 triggers
@@ -45,6 +47,8 @@ CONTROL_PLANE := $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd $(KUBE_BIN)/kube-co
 endif
 export EVENTMESH_FUNC := $(FUNC)
 export EVENTMESH_ADAPTER := $(ADAPTER)
+# npm's download cache, for the Backstage packages the tests install.
+export EVENTMESH_NPM_CACHE := $(CACHE)/npm
 
 # How long `make test` lets each fuzz target run; `make fuzz` runs longer.
 # A count, not a duration: Go 1.26's fuzzing coordinator can fail a target
@@ -55,6 +59,7 @@ FUZZTIME ?= 5000x
 .PHONY: help
 help:
 	@echo "make run    serve the function on :8080 (local API server + demo mesh unless KUBECONFIG is set)"
+	@echo "make run-backstage  make run, plus a Backstage backend on :$(BACKSTAGE_PORT) that push refreshes"
 	@echo "make test   all tests: unit, fuzz (short), end-to-end against a real API server"
 	@echo "make bench  mesh build time, requests and memory at 100, 1000 and 10000 triggers"
 	@echo "make fuzz   each fuzz target for FUZZTIME=$(FUZZTIME) (set FUZZTIME=2000000x for a long run)"
@@ -125,6 +130,16 @@ bench: $(CONTROL_PLANE)
 run: $(CONTROL_PLANE) $(ADAPTER)
 	cd tests && go build -o ../bin/eventmesh-run ./cmd/run
 	cd tests && exec ../bin/eventmesh-run
+
+# make run, plus a real Backstage backend on 127.0.0.1:$(BACKSTAGE_PORT)
+# (backstage/dev/backend.js: catalog, events HTTP ingress, the published
+# provider, the refresh module) that push announces to. The first run
+# installs backstage/ with npm, its downloads cached in $(CACHE)/npm.
+BACKSTAGE_PORT ?= 7007
+.PHONY: run-backstage
+run-backstage: $(CONTROL_PLANE) $(ADAPTER)
+	cd tests && go build -o ../bin/eventmesh-run ./cmd/run
+	cd tests && exec ../bin/eventmesh-run -backstage $(BACKSTAGE_PORT)
 
 .PHONY: binaries
 binaries: $(CONTROL_PLANE) $(FUNC) $(ADAPTER)

@@ -16,12 +16,13 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// makeRun runs `make run` from the repository root, with KUBECONFIG set
-// to kubeconfig ("" for none), and returns its output up to the line that
-// says it is ready, and a function that stops it with Ctrl-C and waits.
-func makeRun(t *testing.T, kubeconfig, ready string) (string, func()) {
+// makeRun runs `make <target>` (run or run-backstage) from the
+// repository root, with KUBECONFIG set to kubeconfig ("" for none), and
+// returns its output up to the line that says it is ready, and a function
+// that stops it with Ctrl-C and waits.
+func makeRun(t *testing.T, target, kubeconfig, ready string) (string, func()) {
 	t.Helper()
-	cmd := exec.Command("make", "run")
+	cmd := exec.Command("make", target)
 	cmd.Dir = repoRoot
 	var env []string
 	for _, e := range os.Environ() {
@@ -105,7 +106,7 @@ func bash(t *testing.T, script string) string {
 // TestMakeRun runs make run with no cluster configured, and the lines it
 // prints, as a reader of the README would.
 func TestMakeRun(t *testing.T) {
-	out, stop := makeRun(t, "", "Press Ctrl-C to stop.")
+	out, stop := makeRun(t, "run", "", "Press Ctrl-C to stop.")
 	export := regexp.MustCompile(`(?m)^\s*(export KNATIVE_EVENT_MESH_TOKEN=\S+)$`).FindStringSubmatch(out)
 	curl := regexp.MustCompile(`(?m)^\s*(curl .*/v1/getEventMesh)$`).FindStringSubmatch(out)
 	kubeconfig := regexp.MustCompile(`(?m)^\s*export KUBECONFIG=(\S+)$`).FindStringSubmatch(out)
@@ -137,7 +138,7 @@ func TestMakeRun(t *testing.T) {
 
 // TestMakeRunWithKubeconfig runs make run against this test's cluster.
 func TestMakeRunWithKubeconfig(t *testing.T) {
-	_, stop := makeRun(t, adminKubeconfig, "Serving the cluster of KUBECONFIG=")
+	_, stop := makeRun(t, "run", adminKubeconfig, "Serving the cluster of KUBECONFIG=")
 	defer stop()
 	waitReady(t, "http://localhost:8080/health/readiness")
 	mesh := bash(t, `curl -s -H "Authorization: Bearer `+readerToken+`" http://localhost:8080/v1/getEventMesh`)
@@ -158,4 +159,42 @@ func apiServerAddr(t *testing.T, kubeconfig string) string {
 		t.Fatal(err)
 	}
 	return u.Host
+}
+
+// TestMakeRunBackstage runs make run-backstage and the lines it prints: the
+// curl that lists the catalog shows the demo mesh, and after the printed
+// kubectl lines, the new Broker.
+func TestMakeRunBackstage(t *testing.T) {
+	out, stop := makeRun(t, "run-backstage", "", "Press Ctrl-C to stop.")
+	defer stop()
+	curl := regexp.MustCompile(`(?m)^\s*(curl .*/api/catalog/entities\S*)$`).FindStringSubmatch(out)
+	kubeconfig := regexp.MustCompile(`(?m)^\s*(export KUBECONFIG=\S+)$`).FindStringSubmatch(out)
+	var kubectl []string
+	for _, m := range regexp.MustCompile(`(?m)^\s*(kubectl (create|apply) .*)$`).FindAllStringSubmatch(out, -1) {
+		kubectl = append(kubectl, m[1])
+	}
+	if curl == nil || kubeconfig == nil || len(kubectl) != 2 {
+		t.Fatalf("make run-backstage did not print a curl line for the catalog, a kubeconfig and two kubectl lines:\n%s", out)
+	}
+	// The first announcement (the whole demo mesh) may still be on its way.
+	catalog := waitForOutput(t, curl[1], `"name":"order-created"`)
+	if !strings.Contains(catalog, `"kind":"API"`) {
+		t.Errorf("the catalog lists no API entity:\n%.500s", catalog)
+	}
+	bash(t, kubeconfig[1]+"\n"+strings.Join(kubectl, "\n"))
+	waitForOutput(t, curl[1], `{"kind":"Component","metadata":{"namespace":"team-b","name":"default"}}`)
+}
+
+// waitForOutput runs script until its output contains want, for at most a
+// minute, and returns the output.
+func waitForOutput(t *testing.T, script, want string) string {
+	t.Helper()
+	var out string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if out = bash(t, script); strings.Contains(out, want) {
+			return out
+		}
+	}
+	t.Fatalf("%s: no %s within a minute:\n%.1000s", script, want, out)
+	return ""
 }

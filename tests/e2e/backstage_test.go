@@ -3,20 +3,19 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/knative-eventmesh/function/mesh"
+	"github.com/knative-eventmesh/function/tests/npm"
 )
 
 // The published Backstage provider, run by tests/backstage/provider.mjs.
@@ -29,9 +28,9 @@ const (
 	annotationOriginLocation = "backstage.io/managed-by-origin-location"
 )
 
-// npmCI installs tests/backstage/package-lock.json. The provider needs no
-// install scripts nor optional dependencies.
-var npmCI = []string{"ci", "--ignore-scripts", "--omit=optional", "--no-audit", "--no-fund"}
+// npmCI are the flags of npm ci for tests/backstage/package-lock.json. The
+// provider needs no install scripts nor optional dependencies.
+var npmCI = []string{"--ignore-scripts", "--omit=optional", "--no-audit", "--no-fund"}
 
 func TestBackstageProvider(t *testing.T) {
 	dir := installProvider(t)
@@ -60,50 +59,22 @@ func TestBackstageProvider(t *testing.T) {
 	})
 }
 
-// installProvider runs npm ci in tests/backstage unless node_modules holds
-// an install it did of the same package.json and package-lock.json, and
-// returns the directory. It fails the test when npm cannot install.
+// installProvider installs tests/backstage (see package npm) and returns
+// its directory. It fails the test when npm cannot install.
 func installProvider(t *testing.T) string {
 	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not on PATH: this test runs the Backstage provider with Node.js (20 or later) and installs it with npm", tool)
-		}
-	}
 	dir, err := filepath.Abs(filepath.Join("..", "backstage"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := sha256.New()
-	for _, f := range []string{"package.json", "package-lock.json"} {
-		b, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			t.Fatalf("reading the Backstage provider's %s: %v", f, err)
-		}
-		h.Write(b)
-	}
-	stamp := fmt.Sprintf("%x npm %s\n", h.Sum(nil), strings.Join(npmCI, " "))
-	stampPath := filepath.Join(dir, "node_modules", ".eventmesh-e2e-installed")
-	if b, err := os.ReadFile(stampPath); err == nil && string(b) == stamp {
-		return dir
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", npmCI...)
-	cmd.Dir = dir
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
+	took, err := npm.CI(ctx, dir, npmCI...)
 	if err != nil {
-		if len(out) > 4000 {
-			out = append([]byte("..."), out[len(out)-4000:]...)
-		}
-		t.Fatalf("installing the Backstage provider: npm %s in %s failed after %s: %v\n"+
-			"The npm registry must be reachable (or the packages in npm's cache) for this test.\n%s",
-			strings.Join(npmCI, " "), dir, time.Since(start).Round(time.Second), err, out)
+		t.Fatalf("installing the Backstage provider: %v", err)
 	}
-	t.Logf("installed the Backstage provider with npm %s in %s", strings.Join(npmCI, " "), time.Since(start).Round(time.Second))
-	if err := os.WriteFile(stampPath, []byte(stamp), 0o644); err != nil {
-		t.Fatalf("marking node_modules as installed: %v", err)
+	if took > 0 {
+		t.Logf("installed the Backstage provider with npm in %s", took.Round(time.Second))
 	}
 	return dir
 }

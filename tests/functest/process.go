@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 )
 
 // Process is the function running as a process of its own, built from
@@ -159,4 +161,21 @@ func GetContext(ctx context.Context, url, token string) (int, []byte, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, body, err
+}
+
+// Notify POSTs a change notification to the function at url, as the
+// PingSource of rbac/push.yaml does.
+func Notify(url string) error {
+	c, err := cloudevents.NewClientHTTP()
+	if err != nil {
+		return err
+	}
+	ev := cloudevents.NewEvent()
+	ev.SetID(fmt.Sprintf("resync-%d", time.Now().UnixNano()))
+	ev.SetType("dev.knative.sources.ping")
+	ev.SetSource("/apis/v1/namespaces/knative-eventing/pingsources/eventmesh-resync")
+	if res := c.Send(cloudevents.ContextWithTarget(context.Background(), url), ev); !cloudevents.IsACK(res) {
+		return fmt.Errorf("notifying the function at %s: %w", url, res)
+	}
+	return nil
 }

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -148,16 +147,8 @@ func notify(t *testing.T, fn *functest.Function) {
 // notifyURL POSTs a change notification to the function at url.
 func notifyURL(t *testing.T, url string) {
 	t.Helper()
-	c, err := cloudevents.NewClientHTTP()
-	if err != nil {
+	if err := functest.Notify(url); err != nil {
 		t.Fatal(err)
-	}
-	ev := cloudevents.NewEvent()
-	ev.SetID(randomID())
-	ev.SetType("dev.knative.sources.ping")
-	ev.SetSource("/apis/v1/namespaces/knative-eventing/pingsources/eventmesh-resync")
-	if res := c.Send(cloudevents.ContextWithTarget(context.Background(), url), ev); !cloudevents.IsACK(res) {
-		t.Fatalf("notifying the function: %v", res)
 	}
 }
 

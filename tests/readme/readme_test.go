@@ -152,6 +152,10 @@ func checkOutput(t *testing.T, cmd, out, functionURL string) {
 		if !strings.Contains(out, "patched") {
 			t.Errorf("%s: %s", cmd, out)
 		}
+	case strings.HasPrefix(cmd, "kubectl apply -f rbac/backstage-trigger.yaml"):
+		if !strings.Contains(out, "trigger.eventing.knative.dev/eventmesh-to-backstage created") {
+			t.Errorf("%s: %s", cmd, out)
+		}
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	fhttp "knative.dev/func-go/http"
 
 	function "github.com/knative-eventmesh/function"
+	"github.com/knative-eventmesh/function/tests/catalog"
 	"github.com/knative-eventmesh/function/tests/cluster"
 	"github.com/knative-eventmesh/function/tests/demo"
 )
@@ -35,14 +36,15 @@ import (
 func main() {
 	addr := flag.String("addr", ":8080", "address to serve the function on")
 	rbacDir := flag.String("rbac", filepath.Join("..", "rbac"), "the rbac/ kustomization to apply to the local cluster")
+	backstagePort := flag.Int("backstage", 0, "also start a Backstage backend with the refresh module on this port of 127.0.0.1, and push to it (make run-backstage)")
 	flag.Parse()
-	if err := run(*addr, *rbacDir); err != nil {
+	if err := run(*addr, *rbacDir, *backstagePort); err != nil {
 		fmt.Fprintln(os.Stderr, "run:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, rbacDir string) error {
+func run(addr, rbacDir string, backstagePort int) error {
 	if err := os.Setenv("LISTEN_ADDRESS", addr); err != nil {
 		return err
 	}
@@ -82,7 +84,22 @@ func run(addr, rbacDir string) error {
 		functionURL = "http://localhost:" + port
 	}
 	env := map[string]string{}
-	stopPush, err := startPush(ctx, c, rbacDir, functionURL, env)
+	sink, watch := "", "  Change the mesh with kubectl, and watch push announce it below ([sink]):"
+	if backstagePort != 0 {
+		backend, logPath, err := startBackstage(ctx, backstagePort, functionURL, tok, dir)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			fmt.Println("Stopping the Backstage backend...")
+			if _, err := backend.Stop(5 * time.Second); err != nil {
+				fmt.Fprintln(os.Stderr, "stopping:", err)
+			}
+		}()
+		sink = catalog.IngressURL(backstagePort)
+		watch = backstageHelp(backend, backstagePort, logPath)
+	}
+	stopPush, err := startPush(ctx, c, rbacDir, functionURL, sink, env)
 	if err != nil {
 		return fmt.Errorf("starting push: %w", err)
 	}
@@ -92,7 +109,7 @@ func run(addr, rbacDir string) error {
 			return err
 		}
 	}
-	printHelp(functionURL, tok, admin)
+	printHelp(functionURL, tok, admin, watch)
 	go resync(ctx, functionURL)
 	return serve(ctx)
 }
@@ -150,7 +167,7 @@ func serve(ctx context.Context) error {
 	return err
 }
 
-func printHelp(url, tok, admin string) {
+func printHelp(url, tok, admin, watch string) {
 	fmt.Printf(`
 The function serves a demo event mesh at %[1]s
 
@@ -170,12 +187,12 @@ The function serves a demo event mesh at %[1]s
             baseUrl: '%[1]s'
             schedule: { frequency: { minutes: 1 }, timeout: { minutes: 1 } }
 
-  Change the mesh with kubectl, and watch push announce it below ([sink]):
+%[4]s
     export KUBECONFIG=%[3]s
     kubectl get brokers,triggers,eventtypes -A
     kubectl create namespace team-b
     kubectl apply -n team-b -f - <<< '{"apiVersion":"eventing.knative.dev/v1","kind":"Broker","metadata":{"name":"default"}}'
 
 Press Ctrl-C to stop.
-`, url, tok, admin)
+`, url, tok, admin, watch)
 }

@@ -18,21 +18,24 @@ import (
 	"github.com/knative-eventmesh/function/tests/watcher"
 )
 
-// startPush turns push on for the local cluster: a sink that prints what
-// it receives, K_SINK pointing at it, and Eventing's ApiServerSource
-// adapter telling the function about changes. It returns a function that
-// stops the adapter.
-func startPush(ctx context.Context, c *cluster.Cluster, rbacDir, functionURL string, env map[string]string) (func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
+// startPush turns push on for the local cluster: K_SINK pointing at sink,
+// or when sink is empty at a local sink that prints what it receives, and
+// Eventing's ApiServerSource adapter telling the function about changes.
+// It returns a function that stops the adapter.
+func startPush(ctx context.Context, c *cluster.Cluster, rbacDir, functionURL, sink string, env map[string]string) (func(), error) {
+	if sink == "" {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		printer, err := cloudevents.NewClientHTTP(cloudevents.WithListener(l))
+		if err != nil {
+			return nil, err
+		}
+		go func() { _ = printer.StartReceiver(ctx, printAnnouncement) }()
+		sink = "http://" + l.Addr().String()
 	}
-	sink, err := cloudevents.NewClientHTTP(cloudevents.WithListener(l))
-	if err != nil {
-		return nil, err
-	}
-	go func() { _ = sink.StartReceiver(ctx, printAnnouncement) }()
-	env["K_SINK"] = "http://" + l.Addr().String()
+	env["K_SINK"] = sink
 	env["MESH_URL"] = functionURL
 	env["CLUSTER_NAME"] = "local"
 	env["PUSH_STATE_NAMESPACE"] = "knative-eventing"

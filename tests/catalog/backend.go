@@ -1,0 +1,290 @@
+// Package catalog runs a real Backstage backend, backstage/dev/backend.js
+// (the catalog, the events plugin and its HTTP ingress, the published
+// Knative Event Mesh provider and this repository's refresh module, SQLite
+// in memory), for the end-to-end tests of event-driven catalog refresh and
+// for `make run-backstage`.
+package catalog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/knative-eventmesh/function/tests/functest"
+	"github.com/knative-eventmesh/function/tests/npm"
+)
+
+// Topic is the events topic the module listens on by default; the
+// ingress takes POSTs at /api/events/http/<Topic>.
+const Topic = "knative-eventmesh"
+
+// Provider is one entry of catalog.providers.knativeEventMesh.
+type Provider struct {
+	BaseURL string
+	Token   string
+}
+
+// Options configures a backend.
+type Options struct {
+	// Providers by id.
+	Providers map[string]Provider
+	// Clusters routes announcement subjects to provider ids; nil refreshes
+	// every provider on every announcement.
+	Clusters map[string][]string
+	// Scope is the providers' schedule scope: "local" or "" (global).
+	Scope string
+	// Port to listen on, on 127.0.0.1; 0 picks a free one.
+	Port int
+	// Entities are extra catalog entities (YAML documents) the catalog
+	// reads from a file location, e.g. components that consume EventTypes.
+	Entities string
+	// Logs receives the backend's output.
+	Logs io.Writer
+}
+
+// Backend is a running Backstage backend.
+type Backend struct {
+	// URL is the backend's base URL.
+	URL string
+	// Token is a static token the catalog API accepts
+	// (backend.auth.externalAccess).
+	Token string
+
+	cmd  *exec.Cmd
+	done chan struct{}
+	dir  string
+}
+
+// Dir returns the absolute path of backstage/.
+func Dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "backstage")
+}
+
+// Install installs backstage/ with npm ci (see package npm) and returns
+// how long that took: zero when node_modules was already up to date.
+func Install(ctx context.Context) (time.Duration, error) {
+	took, err := npm.CI(ctx, Dir(), "--no-audit", "--no-fund")
+	if err != nil {
+		return took, fmt.Errorf("installing the Backstage backend of backstage/: %w", err)
+	}
+	return took, nil
+}
+
+// FreePort returns a free TCP port of 127.0.0.1, for a backend whose
+// address must be known before it starts (the function's K_SINK).
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// IngressURL is where the function's K_SINK points: the events HTTP
+// ingress of the backend at port.
+func IngressURL(port int) string {
+	return fmt.Sprintf("http://127.0.0.1:%d/api/events/http/%s", port, Topic)
+}
+
+// Start writes an app-config.yaml for opts, starts the backend with it and
+// waits until the catalog answers. The backend is killed if this process
+// dies; call Stop.
+func Start(ctx context.Context, opts Options) (*Backend, error) {
+	if opts.Port == 0 {
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		opts.Port = p
+	}
+	dir, err := os.MkdirTemp("", "eventmesh-backstage-")
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{URL: fmt.Sprintf("http://127.0.0.1:%d", opts.Port), Token: randomToken(), done: make(chan struct{}), dir: dir}
+	configPath, err := b.writeConfig(opts)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	b.cmd = exec.Command("node", "dev/backend.js", "--config", configPath)
+	b.cmd.Dir = Dir()
+	b.cmd.Env = append(os.Environ(), "NODE_ENV=production")
+	out := opts.Logs
+	if out == nil {
+		out = io.Discard
+	}
+	b.cmd.Stdout, b.cmd.Stderr = out, out
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := b.cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("starting the Backstage backend (node dev/backend.js in %s): %w", Dir(), err)
+	}
+	go func() {
+		_ = b.cmd.Wait()
+		close(b.done)
+	}()
+	if err := b.waitReady(ctx, 2*time.Minute); err != nil {
+		_, _ = b.Stop(5 * time.Second)
+		return nil, err
+	}
+	return b, nil
+}
+
+// writeConfig writes the backend's app-config.yaml, readable by this user
+// only: it holds the providers' tokens.
+func (b *Backend) writeConfig(opts Options) (string, error) {
+	providers := map[string]any{}
+	for id, p := range opts.Providers {
+		schedule := map[string]any{"frequency": map[string]any{"minutes": 60}, "timeout": map[string]any{"minutes": 1}}
+		if opts.Scope != "" {
+			schedule["scope"] = opts.Scope
+		}
+		providers[id] = map[string]any{"baseUrl": p.BaseURL, "token": p.Token, "schedule": schedule}
+	}
+	catalog := map[string]any{"providers": map[string]any{"knativeEventMesh": providers}}
+	if opts.Entities != "" {
+		path := filepath.Join(b.dir, "entities.yaml")
+		if err := os.WriteFile(path, []byte(opts.Entities), 0o600); err != nil {
+			return "", err
+		}
+		catalog["locations"] = []any{map[string]any{"type": "file", "target": path, "rules": []any{map[string]any{"allow": []string{"Component"}}}}}
+	}
+	refresh := map[string]any{"topic": Topic}
+	if opts.Clusters != nil {
+		refresh["clusters"] = opts.Clusters
+	}
+	config := map[string]any{
+		"backend": map[string]any{
+			"baseUrl":  b.URL,
+			"listen":   map[string]any{"host": "127.0.0.1", "port": opts.Port},
+			"database": map[string]any{"client": "better-sqlite3", "connection": ":memory:"},
+			"auth": map[string]any{"externalAccess": []any{map[string]any{
+				"type": "static", "options": map[string]any{"token": b.Token, "subject": "eventmesh-tests"},
+			}}},
+		},
+		"events":                  map[string]any{"http": map[string]any{"topics": []string{Topic}}},
+		"catalog":                 catalog,
+		"knativeEventMeshRefresh": refresh,
+	}
+	data, err := yaml.Marshal(config)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(b.dir, "app-config.yaml")
+	return path, os.WriteFile(path, data, 0o600)
+}
+
+// waitReady waits until the catalog API answers 200.
+func (b *Backend) waitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-b.done:
+			return fmt.Errorf("the Backstage backend exited before it was ready (see its logs)")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if status, _, err := b.get(ctx, "/api/catalog/entities?limit=1"); err == nil && status == http.StatusOK {
+			return nil
+		}
+	}
+	return fmt.Errorf("the Backstage backend at %s did not answer within %s", b.URL, timeout)
+}
+
+// Stop sends SIGTERM and waits up to grace for the backend to exit, then
+// kills it. It returns how long the backend took to exit after SIGTERM, and
+// an error if it had to be killed.
+func (b *Backend) Stop(grace time.Duration) (time.Duration, error) {
+	defer os.RemoveAll(b.dir)
+	start := time.Now()
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return 0, err
+	}
+	select {
+	case <-b.done:
+		return time.Since(start), nil
+	case <-time.After(grace):
+		_ = b.cmd.Process.Kill()
+		<-b.done
+		return time.Since(start), fmt.Errorf("the Backstage backend did not exit within %s of SIGTERM; killed it", grace)
+	}
+}
+
+// Entity is the part of a catalog entity the tests look at.
+type Entity struct {
+	Kind     string `json:"kind"`
+	Metadata struct {
+		Name       string   `json:"name"`
+		Namespace  string   `json:"namespace"`
+		ConsumedBy []string `json:"consumedBy"`
+	} `json:"metadata"`
+	Relations []struct {
+		Type      string `json:"type"`
+		TargetRef string `json:"targetRef"`
+	} `json:"relations"`
+}
+
+// HasRelation reports whether the entity has a relation of type typ to
+// targetRef (kind:namespace/name, lower case).
+func (e *Entity) HasRelation(typ, targetRef string) bool {
+	for _, r := range e.Relations {
+		if r.Type == typ && r.TargetRef == targetRef {
+			return true
+		}
+	}
+	return false
+}
+
+// Entity returns the entity kind:namespace/name, or nil when the catalog
+// has none.
+func (b *Backend) Entity(ctx context.Context, kind, namespace, name string) (*Entity, error) {
+	path := fmt.Sprintf("/api/catalog/entities/by-name/%s/%s/%s", url.PathEscape(kind), url.PathEscape(namespace), url.PathEscape(name))
+	status, body, err := b.get(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	switch status {
+	case http.StatusOK:
+		var e Entity
+		if err := json.Unmarshal(body, &e); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", path, err)
+		}
+		return &e, nil
+	case http.StatusNotFound:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("GET %s: %d %.300s", path, status, body)
+	}
+}
+
+// get sends GET path with the backend's static token.
+func (b *Backend) get(ctx context.Context, path string) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return functest.GetContext(ctx, b.URL+path, b.Token)
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
