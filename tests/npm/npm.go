@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -27,12 +28,21 @@ const stampFile = ".eventmesh-e2e-installed"
 // how long the install took (zero when there was nothing to do). The
 // download cache is $EVENTMESH_NPM_CACHE when set, npm's default
 // otherwise.
+//
+// Test packages run in parallel, and two of them may install the same
+// folder: an exclusive lock on a file beside it makes the second wait for
+// the first, then find the install done.
 func CI(ctx context.Context, dir string, flags ...string) (time.Duration, error) {
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return 0, fmt.Errorf("%s is not on PATH: install Node.js 20 or later with npm", tool)
 		}
 	}
+	unlock, err := lock(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
 	h := sha256.New()
 	for _, f := range []string{"package.json", "package-lock.json"} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
@@ -67,4 +77,25 @@ func CI(ctx context.Context, dir string, flags ...string) (time.Duration, error)
 		return took, fmt.Errorf("marking node_modules as installed: %w", err)
 	}
 	return took, nil
+}
+
+// lock takes an exclusive lock on installing dir, waiting for whoever
+// holds it, and returns how to let it go. The lock file is in the
+// temporary folder, named after dir's absolute path.
+func lock(dir string) (func(), error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(abs))
+	name := filepath.Join(os.TempDir(), fmt.Sprintf("eventmesh-npm-%x.lock", sum[:8]))
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the install lock of %s: %w", dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking the install of %s: %w", dir, err)
+	}
+	return func() { f.Close() }, nil
 }
