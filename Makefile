@@ -27,7 +27,7 @@ ADAPTER_VERSION := $(call version,knative.dev/eventing,tests/tools/adapter/go.mo
 
 KUBE_BIN    := $(CACHE)/kube-$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
 FUNC        := $(CACHE)/func-$(FUNC_VERSION)/func
-ADAPTER     := $(CACHE)/eventing-$(ADAPTER_VERSION)/apiserver_receive_adapter
+ADAPTER     := $(CACHE)/eventing-$(ADAPTER_VERSION)/eventmesh-apiserver-adapter
 
 # envtest finds kube-apiserver and etcd in KUBEBUILDER_ASSETS. Set in the
 # environment (to setup-envtest's folder, say), it is used as it is, and
@@ -172,5 +172,5 @@ $(FUNC):
 $(ADAPTER):
 	@echo "building Eventing's ApiServerSource adapter $(ADAPTER_VERSION) into $(@D) (once; about 3 minutes)"
 	@mkdir -p $(@D)
-	cd tests/tools/adapter && go build -o $@.tmp knative.dev/eventing/cmd/apiserver_receive_adapter
+	cd tests/tools/adapter && go build -o $@.tmp .
 	mv $@.tmp $@

@@ -67,7 +67,9 @@ func Start(ctx context.Context, c *cluster.Cluster, pushYAML, sink string, out i
 	cmd := exec.Command(path, "--kubeconfig="+kubeconfig)
 	cmd.Env = append(os.Environ(),
 		"NAME=eventmesh-changes", "NAMESPACE=knative-eventing", "K_SINK="+sink,
-		"K_SOURCE_CONFIG="+config, "K_LOGGING_CONFIG={}", "K_OBSERVABILITY_CONFIG={}")
+		"K_SOURCE_CONFIG="+config, "K_LOGGING_CONFIG={}", "K_OBSERVABILITY_CONFIG={}",
+		// Its profiling server on a port of its own, not 8008 for every one.
+		"PROFILING_PORT=0")
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
