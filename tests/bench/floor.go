@@ -398,14 +398,6 @@ func isMeshResource(key string) bool {
 	return false
 }
 
-func (r requests) total() int {
-	n := 0.0
-	for _, v := range r.byResource {
-		n += v
-	}
-	return int(n)
-}
-
 // String lists the counts, largest first.
 func (r requests) String() string {
 	keys := slices.Sorted(maps.Keys(r.byResource))
