@@ -62,6 +62,7 @@ func CI(ctx context.Context, dir string, flags ...string) (time.Duration, error)
 	}
 	cmd := exec.CommandContext(ctx, "npm", args...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), nodeHeaders()...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	took := time.Since(start)
@@ -98,4 +99,28 @@ func lock(dir string) (func(), error) {
 		return nil, fmt.Errorf("locking the install of %s: %w", dir, err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// nodeHeaders returns the environment that points node-gyp at the headers
+// of the Node.js that runs: better-sqlite3 finds no prebuilt binary it can
+// download here and compiles from source, and node-gyp would otherwise
+// download the headers too. A Node.js installed under a prefix (Debian's
+// nodejs under /usr) has them in <prefix>/include/node. It returns nothing
+// when they are not there, and leaves a nodedir set in the environment.
+func nodeHeaders() []string {
+	if os.Getenv("npm_config_nodedir") != "" {
+		return nil
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil
+	}
+	if real, err := filepath.EvalSymlinks(node); err == nil {
+		node = real
+	}
+	prefix := filepath.Dir(filepath.Dir(node))
+	if _, err := os.Stat(filepath.Join(prefix, "include", "node", "common.gypi")); err != nil {
+		return nil
+	}
+	return []string{"npm_config_nodedir=" + prefix}
 }
