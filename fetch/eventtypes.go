@@ -63,6 +63,8 @@ type eventTypeItem struct {
 	} `json:"spec"`
 }
 
+func (e *eventTypeItem) objectID() (string, string) { return e.Metadata.Name, e.Metadata.Namespace }
+
 func (e *eventTypeItem) eventType() objects.EventType {
 	spec := &e.Spec
 	et := objects.EventType{

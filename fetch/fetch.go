@@ -145,14 +145,24 @@ func (r *reader) brokers(ctx context.Context) error {
 	return err
 }
 
+// The kind most Triggers deliver to: a Knative Service. Its list starts
+// with the Triggers' own, not after them, and is used only if a Trigger or
+// Subscription names one.
+const (
+	likelySubscriberAPIVersion = "serving.knative.dev/v1"
+	likelySubscriberKind       = "Service"
+)
+
 // consumers lists Triggers and Subscriptions, then resolves their
 // subscribers. The list of each kind of subscriber starts as soon as a page
-// names that kind, while the rest of the Triggers are still coming.
+// names that kind, while the rest of the Triggers are still coming; that
+// of Knative Services starts at once.
 func (r *reader) consumers(ctx context.Context) error {
 	defer r.waitForPrefetches()
 	// Prefetches run under ctx: the contexts of the errgroups below end
 	// when the lists end.
 	see := func(ref *duckv1.KReference) { r.prefetch(ctx, ref) }
+	see(&duckv1.KReference{APIVersion: likelySubscriberAPIVersion, Kind: likelySubscriberKind})
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		items, err := inEachNamespace(gctx, r, func(ctx context.Context, ns string) ([]objects.Trigger, error) {
@@ -184,12 +194,12 @@ type consumer[S any] struct {
 	Spec S `json:"spec"`
 }
 
+func (c *consumer[S]) objectID() (string, string) { return c.Metadata.Name, c.Metadata.Namespace }
+
 func (r *reader) triggers(ctx context.Context, ns string, see func(*duckv1.KReference)) ([]objects.Trigger, error) {
 	path := collectionPath("eventing.knative.dev", "v1", "triggers", ns)
-	items, err := listRaw(ctx, r, what("list", "triggers.eventing.knative.dev", ns), "Trigger", path, func(page []consumer[eventingv1.TriggerSpec]) {
-		for i := range page {
-			see(page[i].Spec.Subscriber.Ref)
-		}
+	items, err := listRaw(ctx, r, what("list", "triggers.eventing.knative.dev", ns), "Trigger", path, func(t *consumer[eventingv1.TriggerSpec]) {
+		see(t.Spec.Subscriber.Ref)
 	})
 	out := make([]objects.Trigger, len(items))
 	for i := range items {
@@ -200,10 +210,8 @@ func (r *reader) triggers(ctx context.Context, ns string, see func(*duckv1.KRefe
 
 func (r *reader) subscriptions(ctx context.Context, ns string, see func(*duckv1.KReference)) ([]objects.Subscription, error) {
 	path := collectionPath("messaging.knative.dev", "v1", "subscriptions", ns)
-	items, err := listRaw(ctx, r, what("list", "subscriptions.messaging.knative.dev", ns), "Subscription", path, func(page []consumer[messagingv1.SubscriptionSpec]) {
-		for i := range page {
-			see(page[i].Spec.Subscriber.Ref)
-		}
+	items, err := listRaw(ctx, r, what("list", "subscriptions.messaging.knative.dev", ns), "Subscription", path, func(s *consumer[messagingv1.SubscriptionSpec]) {
+		see(s.Spec.Subscriber.Ref)
 	})
 	out := make([]objects.Subscription, len(items))
 	for i := range items {

@@ -3,6 +3,9 @@ package fetch
 import (
 	"context"
 	stdjson "encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,14 +17,22 @@ import (
 
 // page is one page of a list, its items decoded into T.
 type page[T any] struct {
-	Metadata metav1.ListMeta `json:"metadata"`
-	Items    []T             `json:"items"`
+	Metadata metav1.ListMeta
+	Items    []T
+}
+
+// item is a pointer to what a list's items decode into, which names the
+// object it was decoded from.
+type item[T any] interface {
+	*T
+	objectID() (name, namespace string)
 }
 
 // listRaw lists the collection at path page by page and decodes each page
-// once, straight into T: only the fields T names are kept, and no
-// intermediate form (typed codec, unstructured map) is built. seen, if not
-// nil, is called with each page's items as they arrive.
+// as it arrives, each item straight into T: only the fields T names are
+// kept, no intermediate form (typed codec, unstructured map) is built, and
+// the items are decoded while the API server is still sending the rest.
+// seen, if not nil, is called with each item as it is decoded.
 //
 // An item that does not decode (a field of the wrong type, an EventType's
 // URL that does not parse) is left out with a warning naming it as a kind
@@ -30,7 +41,7 @@ type page[T any] struct {
 // A continue token that expired (the list took longer than the API server
 // keeps it) restarts the list as one whole request, as client-go's pager
 // does.
-func listRaw[T any](ctx context.Context, r *reader, doing, kind string, path []string, seen func([]T)) ([]T, error) {
+func listRaw[T any, P item[T]](ctx context.Context, r *reader, doing, kind string, path []string, seen func(*T)) ([]T, error) {
 	var items []T
 	limit, cont := r.opts.PageSize, ""
 	for {
@@ -42,26 +53,31 @@ func listRaw[T any](ctx context.Context, r *reader, doing, kind string, path []s
 			req = req.Param("continue", cont)
 		}
 		var p page[T]
-		var raw []byte
-		err := r.request(ctx, func() (err error) {
-			raw, err = req.Do(ctx).Raw()
-			return err
+		var readErr, decodeErr error
+		err := r.request(ctx, func() error {
+			body, err := req.Stream(ctx)
+			if err != nil {
+				return err
+			}
+			defer body.Close()
+			in := &reading{r: body}
+			decodeErr = decodePage[T, P](in, &p, seen, func(name, namespace string, err error) {
+				r.warn("%s %s/%s left out: it could not be read: %v", kind, namespace, name, err)
+			})
+			readErr = in.err
+			return nil
 		})
 		if apierrors.IsResourceExpired(err) && cont != "" {
 			items, limit, cont = nil, 0, ""
 			continue
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			return nil, wrap(doing, err)
-		}
-		err = decodePage(raw, &p, func(name, namespace string, err error) {
-			r.warn("%s %s/%s left out: it could not be read: %v", kind, namespace, name, err)
-		})
-		if err != nil {
-			return nil, malformed(doing, err)
-		}
-		if seen != nil {
-			seen(p.Items)
+		case readErr != nil:
+			return nil, wrap(doing, readErr)
+		case decodeErr != nil:
+			return nil, malformed(doing, decodeErr)
 		}
 		items = append(items, p.Items...)
 		if p.Metadata.Continue == "" {
@@ -71,34 +87,116 @@ func listRaw[T any](ctx context.Context, r *reader, doing, kind string, path []s
 	}
 }
 
-// decodePage decodes a page of a list into p. When the page does not
-// decode whole, its items are decoded one by one, and each that does not
-// decode is left out and reported to bad with its name, namespace and
-// error. It fails only when the page is no list.
-func decodePage[T any](raw []byte, p *page[T], bad func(name, namespace string, err error)) error {
-	if err := json.UnmarshalCaseSensitivePreserveInts(raw, p); err == nil {
-		return nil
+// reading is a reader that keeps the first error, other than io.EOF, of
+// the reader it reads: an answer cut short, not a malformed one.
+type reading struct {
+	r   io.Reader
+	err error
+}
+
+func (in *reading) Read(b []byte) (int, error) {
+	n, err := in.r.Read(b)
+	if err != nil && err != io.EOF && in.err == nil {
+		in.err = err
 	}
-	var each page[stdjson.RawMessage]
-	if err := json.UnmarshalCaseSensitivePreserveInts(raw, &each); err != nil {
+	return n, err
+}
+
+// decodePage decodes a page of a list from in, as it is read: its
+// metadata, and each item into T, passing it to seen (if not nil). An item
+// that does not decode is left out; once the whole page is read, each is
+// reported to bad with its name, namespace and error. It fails, keeping
+// and reporting nothing, when the page is no list.
+func decodePage[T any, P item[T]](in io.Reader, p *page[T], seen func(*T), bad func(name, namespace string, err error)) error {
+	type badItem struct {
+		name, namespace string
+		err             error
+	}
+	var bads []badItem
+	dec := json.NewDecoderCaseSensitivePreserveInts(in)
+	err := decodeObject(dec, func(key string) error {
+		switch key {
+		case "metadata":
+			return dec.Decode(&p.Metadata)
+		case "items":
+			return decodeArray(dec, func() error {
+				var v T
+				err := dec.Decode(&v)
+				if err == nil {
+					if seen != nil {
+						seen(&v)
+					}
+					p.Items = append(p.Items, v)
+					return nil
+				}
+				if isSyntax, _ := json.SyntaxErrorOffset(err); isSyntax || errors.Is(err, io.ErrUnexpectedEOF) {
+					return err
+				}
+				// Decoding went on past the bad field: v holds what else
+				// the item says, its name with it.
+				name, namespace := P(&v).objectID()
+				bads = append(bads, badItem{name, namespace, err})
+				return nil
+			})
+		default:
+			var skip stdjson.RawMessage
+			return dec.Decode(&skip)
+		}
+	})
+	if err != nil {
 		*p = page[T]{}
 		return err
 	}
-	*p = page[T]{Metadata: each.Metadata, Items: make([]T, 0, len(each.Items))}
-	for _, item := range each.Items {
-		var v T
-		if err := json.UnmarshalCaseSensitivePreserveInts(item, &v); err != nil {
-			var id struct {
-				Metadata struct {
-					Name      string `json:"name"`
-					Namespace string `json:"namespace"`
-				} `json:"metadata"`
-			}
-			_ = stdjson.Unmarshal(item, &id)
-			bad(id.Metadata.Name, id.Metadata.Namespace, err)
-			continue
+	for _, b := range bads {
+		bad(b.name, b.namespace, b.err)
+	}
+	return nil
+}
+
+// decodeObject reads a JSON object from dec, calling field for each key
+// to decode its value.
+func decodeObject(dec json.Decoder, field func(key string) error) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
 		}
-		p.Items = append(p.Items, v)
+		key, ok := t.(string)
+		if !ok {
+			return fmt.Errorf("unexpected %v as an object key", t)
+		}
+		if err := field(key); err != nil {
+			return err
+		}
+	}
+	return expectDelim(dec, '}')
+}
+
+// decodeArray reads a JSON array from dec, calling elem to decode each
+// element.
+func decodeArray(dec json.Decoder, elem func() error) error {
+	if err := expectDelim(dec, '['); err != nil {
+		return err
+	}
+	for dec.More() {
+		if err := elem(); err != nil {
+			return err
+		}
+	}
+	return expectDelim(dec, ']')
+}
+
+// expectDelim reads the delimiter want from dec.
+func expectDelim(dec json.Decoder, want stdjson.Delim) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if t != want {
+		return fmt.Errorf("found %v where %v was expected", t, want)
 	}
 	return nil
 }

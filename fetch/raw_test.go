@@ -20,14 +20,18 @@ func TestDecodePage(t *testing.T) {
 		{"wrong type", `{"metadata":{},"items":[{"metadata":{"name":"num","namespace":"ns"},"spec":{"type":7}},` + good + `]}`,
 			[]string{"good"}, []string{"ns/num: cannot unmarshal number"}, false},
 		{"item no object", `{"metadata":{},"items":["x",` + good + `]}`, []string{"good"}, []string{"/: cannot unmarshal string"}, false},
+		{"metadata last", `{"apiVersion":"v1","items":[` + good + `],"kind":"List","metadata":{"continue":"c"}}`, []string{"good"}, nil, false},
+		{"cut short", `{"metadata":{},"items":[` + good + `,{"metadata":{"name":"half"`, nil, nil, true},
+		{"bad item then cut short", `{"items":[{"spec":{"type":7}},` + good, nil, nil, true},
 		{"no list", `{"metadata":{},"items":{}}`, nil, nil, true},
+		{"key no string", `{1:2}`, nil, nil, true},
 		{"not JSON", `<html>`, nil, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var p page[eventTypeItem]
 			var bad []string
-			err := decodePage([]byte(tt.page), &p, func(name, namespace string, err error) {
+			err := decodePage[eventTypeItem](strings.NewReader(tt.page), &p, nil, func(name, namespace string, err error) {
 				bad = append(bad, namespace+"/"+name+": "+err.Error())
 			})
 			if (err != nil) != tt.wantErr {
@@ -35,6 +39,9 @@ func TestDecodePage(t *testing.T) {
 			}
 			if err != nil {
 				return
+			}
+			if strings.Contains(tt.page, `"continue":"c"`) && p.Metadata.Continue != "c" {
+				t.Errorf("continue %q, want %q", p.Metadata.Continue, "c")
 			}
 			var names []string
 			for _, it := range p.Items {
@@ -63,9 +70,13 @@ func FuzzDecodePage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		var p page[eventTypeItem]
 		reported := 0
-		err := decodePage([]byte(raw), &p, func(string, string, error) { reported++ })
+		seen := 0
+		err := decodePage[eventTypeItem](strings.NewReader(raw), &p, func(*eventTypeItem) { seen++ }, func(string, string, error) { reported++ })
 		if err != nil && (len(p.Items) > 0 || reported > 0) {
 			t.Fatalf("error %v, but %d items kept and %d reported", err, len(p.Items), reported)
+		}
+		if err == nil && seen != len(p.Items) {
+			t.Fatalf("%d items seen, %d kept", seen, len(p.Items))
 		}
 	})
 }

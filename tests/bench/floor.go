@@ -63,7 +63,7 @@ func newFloor(ctx context.Context, admin *rest.Config, token string, pageSize in
 		return nil, fmt.Errorf("building the floor's client: %w", err)
 	}
 	const crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-	// The indexes 0, 3, 4, 5, 6 and 8 are named in after.
+	// The indexes 0, 5, 6 and 8 are named in after.
 	f := &floor{rc: rc, pageSize: pageSize, calls: []call{
 		{name: "discover eventtypes", path: "/apis/eventing.knative.dev/v1beta2", accept: acceptJSON, get: true},
 		{name: "brokers", path: "/apis/eventing.knative.dev/v1/brokers", accept: acceptMetadata},
@@ -72,7 +72,9 @@ func newFloor(ctx context.Context, admin *rest.Config, token string, pageSize in
 		{name: "subscriptions", path: "/apis/messaging.knative.dev/v1/subscriptions", accept: acceptTyped},
 		{name: "channel CRDs", path: crds, selector: "messaging.knative.dev/subscribable=true", accept: acceptMetadata},
 		{name: "source CRDs", path: crds, selector: "duck.knative.dev/source=true", accept: acceptMetadata},
-		{name: "subscribers", path: "/apis/serving.knative.dev/v1/services", selector: "backstage.io/kubernetes-id", accept: acceptMetadata, after: []int{3, 4}},
+		// Knative Services, the usual subscribers, are listed with the
+		// Triggers, not after them.
+		{name: "subscribers", path: "/apis/serving.knative.dev/v1/services", selector: "backstage.io/kubernetes-id", accept: acceptMetadata},
 		{name: "discover groups", path: "/apis", accept: acceptJSON, get: true},
 	}}
 	client, err := apiextensions.NewForConfig(admin)
