@@ -24,33 +24,33 @@ const (
 )
 
 // crdKinds discovers the kinds of channels and sources through their CRDs
-// and lists their objects. The API groups are read once for both, while
+// and lists their objects. The APIs are discovered once for both, while
 // the CRDs are listed.
 func (r *reader) crdKinds(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	groupsRead := make(chan struct{})
-	var groups map[string]*metav1.APIGroup
-	var groupsErr error
+	read := make(chan struct{})
+	var served *apis
+	var servedErr error
 	g.Go(func() error {
-		defer close(groupsRead)
-		groups, groupsErr = r.apiGroups(ctx)
+		defer close(read)
+		served, servedErr = r.readAPIs(ctx)
 		return nil
 	})
-	apiGroups := func(ctx context.Context) (map[string]*metav1.APIGroup, error) {
+	discovered := func(ctx context.Context) (*apis, error) {
 		select {
-		case <-groupsRead:
-			return groups, groupsErr
+		case <-read:
+			return served, servedErr
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
 	var subscribables, sources []objects.Object
 	g.Go(func() (err error) {
-		subscribables, err = r.kindObjects(ctx, SubscribableLabel, false, apiGroups)
+		subscribables, err = r.kindObjects(ctx, SubscribableLabel, ChannelCategory, false, discovered)
 		return err
 	})
 	g.Go(func() (err error) {
-		sources, err = r.kindObjects(ctx, SourceLabel, true, apiGroups)
+		sources, err = r.kindObjects(ctx, SourceLabel, SourceCategory, true, discovered)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -60,27 +60,17 @@ func (r *reader) crdKinds(ctx context.Context) error {
 	return nil
 }
 
-// apiGroupsFunc waits for the API groups of discovery.
-type apiGroupsFunc func(context.Context) (map[string]*metav1.APIGroup, error)
-
-// apiGroups reads the API groups the API server serves, by name.
-func (r *reader) apiGroups(ctx context.Context) (map[string]*metav1.APIGroup, error) {
-	var list metav1.APIGroupList
-	if err := r.getJSON(ctx, what("discover", "API groups", ""), []string{"/apis"}, &list); err != nil {
-		return nil, err
-	}
-	groups := make(map[string]*metav1.APIGroup, len(list.Groups))
-	for i := range list.Groups {
-		groups[list.Groups[i].Name] = &list.Groups[i]
-	}
-	return groups, nil
-}
+// apisFunc waits for API discovery.
+type apisFunc func(context.Context) (*apis, error)
 
 // kindObjects lists the CRDs that carry label, then the objects of each,
-// in parallel. withSink reads whole objects, for spec.sink; otherwise only
-// metadata is read.
-func (r *reader) kindObjects(ctx context.Context, label string, withSink bool, groups apiGroupsFunc) ([]objects.Object, error) {
-	kinds, err := r.kinds(ctx, label, groups)
+// in parallel; those of the kinds discovery puts in category are listed
+// early (listEarly). withSink reads whole objects, for spec.sink; otherwise
+// only metadata is read.
+func (r *reader) kindObjects(ctx context.Context, label, category string, withSink bool, discovered apisFunc) ([]objects.Object, error) {
+	early := r.listEarly(ctx, category, withSink, discovered)
+	defer early.stop()
+	kinds, err := r.kinds(ctx, label, discovered)
 	if err != nil {
 		return nil, err
 	}
@@ -88,12 +78,14 @@ func (r *reader) kindObjects(ctx context.Context, label string, withSink bool, g
 	g, ctx := errgroup.WithContext(ctx)
 	for i, k := range kinds {
 		g.Go(func() error {
-			objs, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]objects.Object, error) {
-				if withSink {
-					return r.listSources(ctx, k, ns)
+			objs, warnings, ok, err := early.take(ctx, k)
+			if ok {
+				for _, w := range warnings {
+					r.warn("%s", w)
 				}
-				return r.listChannels(ctx, k, ns)
-			})
+			} else if err == nil {
+				objs, err = r.listObjects(ctx, k, withSink, r.warn)
+			}
 			if optional(err) {
 				r.warn("%s left out: %v", k.Kind, err)
 				return nil
@@ -112,12 +104,24 @@ func (r *reader) kindObjects(ctx context.Context, label string, withSink bool, g
 	return all, nil
 }
 
+// listObjects lists the objects of kind k in the mesh's scope: whole when
+// withSink, for spec.sink, else their metadata. What it leaves out of an
+// object it tells warn.
+func (r *reader) listObjects(ctx context.Context, k *objects.Kind, withSink bool, warn func(format string, args ...any)) ([]objects.Object, error) {
+	return inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]objects.Object, error) {
+		if withSink {
+			return r.listSources(ctx, k, ns, warn)
+		}
+		return r.listChannels(ctx, k, ns)
+	})
+}
+
 // kinds lists the CRDs that carry label, by their metadata alone: a CRD's
 // name is "<plural>.<group>" and its annotations are all the mesh reads of
 // it. API discovery then gives each one's version and kind. CRDs are
 // cluster-scoped: a token that may not list them gets a mesh without these
 // kinds, and a warning.
-func (r *reader) kinds(ctx context.Context, label string, groups apiGroupsFunc) ([]*objects.Kind, error) {
+func (r *reader) kinds(ctx context.Context, label string, discovered apisFunc) ([]*objects.Kind, error) {
 	crds, err := r.listMetadata(ctx, crdsGVR, "", label)
 	if optional(err) {
 		r.warn("objects of CRDs labelled %s left out: %v", label, err)
@@ -138,7 +142,7 @@ func (r *reader) kinds(ctx context.Context, label string, groups apiGroupsFunc) 
 	if len(byGroup) == 0 {
 		return nil, nil
 	}
-	served, err := groups(ctx)
+	served, err := discovered(ctx)
 	if optional(err) {
 		r.warn("objects of CRDs labelled %s left out: %v", label, err)
 		return nil, nil
@@ -148,7 +152,12 @@ func (r *reader) kinds(ctx context.Context, label string, groups apiGroupsFunc) 
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	for group, kinds := range byGroup {
-		if apiGroup, ok := served[group]; ok {
+		apiGroup, ok := served.groups[group]
+		switch {
+		case !ok:
+		case served.resources != nil:
+			findKinds(apiGroup, served.resources, kinds)
+		default:
 			g.Go(func() error { return r.discover(ctx, apiGroup, kinds) })
 		}
 	}
@@ -169,9 +178,8 @@ func (r *reader) kinds(ctx context.Context, label string, groups apiGroupsFunc) 
 }
 
 // discover fills in the version and kind of kinds, all of one API group,
-// from the discovery documents of its versions, read in parallel: each
-// kind at the preferred version if it is served there, else at the first
-// other version that serves it.
+// from the discovery documents of its versions, read in parallel: where
+// the API server does not aggregate discovery.
 func (r *reader) discover(ctx context.Context, apiGroup *metav1.APIGroup, kinds []*objects.Kind) error {
 	group := apiGroup.Name
 	versions := groupVersions(apiGroup)
@@ -191,14 +199,26 @@ func (r *reader) discover(ctx context.Context, apiGroup *metav1.APIGroup, kinds 
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for i, list := range lists {
+	resources := map[schema.GroupVersion]*metav1.APIResourceList{}
+	for i, v := range versions {
+		resources[schema.GroupVersion{Group: group, Version: v}] = lists[i]
+	}
+	findKinds(apiGroup, resources, kinds)
+	return nil
+}
+
+// findKinds fills in the version and kind of kinds, all of one API group,
+// from the resources of its versions: each kind at the preferred version
+// if it is served there, else at the first other version that serves it.
+func findKinds(apiGroup *metav1.APIGroup, resources map[schema.GroupVersion]*metav1.APIResourceList, kinds []*objects.Kind) {
+	for _, v := range groupVersions(apiGroup) {
+		list := resources[schema.GroupVersion{Group: apiGroup.Name, Version: v}]
 		for _, k := range kinds {
 			if res, ok := resource(list, k.Resource); ok && k.Version == "" {
-				k.Version, k.Kind = versions[i], res.Kind
+				k.Version, k.Kind = v, res.Kind
 			}
 		}
 	}
-	return nil
 }
 
 // groupVersions returns the versions of an API group, the preferred one
@@ -241,7 +261,7 @@ func (r *reader) listChannels(ctx context.Context, k *objects.Kind, ns string) (
 }
 
 // listSources lists k's objects whole, for spec.sink.
-func (r *reader) listSources(ctx context.Context, k *objects.Kind, ns string) ([]objects.Object, error) {
+func (r *reader) listSources(ctx context.Context, k *objects.Kind, ns string, warn func(format string, args ...any)) ([]objects.Object, error) {
 	var out []objects.Object
 	gvr := gvrOf(k)
 	err := r.each(ctx, what("list", resourceName(gvr), ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
@@ -254,7 +274,7 @@ func (r *reader) listSources(ctx context.Context, k *objects.Kind, ns string) ([
 		src := objects.Object{Kind: k, Meta: unstructuredMeta(u)}
 		sink, err := sinkRef(u)
 		if err != nil {
-			r.warn("sink of %s %s/%s left out: %v", k.Kind, u.GetNamespace(), u.GetName(), err)
+			warn("sink of %s %s/%s left out: %v", k.Kind, u.GetNamespace(), u.GetName(), err)
 		}
 		src.Sink = referenceOf(sink)
 		out = append(out, src)

@@ -28,6 +28,8 @@ const (
 	acceptMetadata = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 	acceptJSON     = "application/json"
 	acceptTyped    = "application/json, */*"
+	// Aggregated discovery, which kube-apiserver 1.37 serves.
+	acceptDiscovery = "application/vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 )
 
 // call is one request of the floor, paged when it is a list.
@@ -75,68 +77,56 @@ func newFloor(ctx context.Context, admin *rest.Config, token string, pageSize in
 		// Knative Services, the usual subscribers, are listed with the
 		// Triggers, not after them.
 		{name: "subscribers", path: "/apis/serving.knative.dev/v1/services", selector: "backstage.io/kubernetes-id", accept: acceptMetadata},
-		{name: "discover groups", path: "/apis", accept: acceptJSON, get: true},
+		{name: "discover APIs", path: "/apis", accept: acceptDiscovery, get: true},
 	}}
 	client, err := apiextensions.NewForConfig(admin)
 	if err != nil {
 		return nil, fmt.Errorf("building the CRD client: %w", err)
 	}
 	for _, k := range []struct {
-		label, accept string
-		after         int
+		label, category, accept string
+		after                   int
 	}{
-		{"messaging.knative.dev/subscribable=true", acceptMetadata, 5},
-		{"duck.knative.dev/source=true", acceptJSON, 6},
+		{"messaging.knative.dev/subscribable=true", "channel", acceptMetadata, 5},
+		{"duck.knative.dev/source=true", "sources", acceptJSON, 6},
 	} {
 		list, err := client.ApiextensionsV1().CustomResourceDefinitions().List(ctx, metav1.ListOptions{LabelSelector: k.label})
 		if err != nil {
 			return nil, fmt.Errorf("listing CRDs: %w", err)
 		}
-		if err := f.addKinds(client.Discovery(), list.Items, k.accept, k.after); err != nil {
+		if err := f.addKinds(client.Discovery(), list.Items, k.category, k.accept, k.after); err != nil {
 			return nil, err
 		}
 	}
 	return f, nil
 }
 
-// addKinds adds the calls that read the objects of crds, after the call
-// that lists the CRDs and the one that lists the API groups (8): per API
-// group, the discovery documents of all its versions, then the objects of
-// each CRD, at the preferred version if it serves them.
-func (f *floor) addKinds(disc discovery.DiscoveryInterface, crds []apiextensionsv1.CustomResourceDefinition, accept string, after int) error {
-	byGroup := map[string][]apiextensionsv1.CustomResourceDefinition{}
-	for _, crd := range crds {
-		byGroup[crd.Spec.Group] = append(byGroup[crd.Spec.Group], crd)
-	}
-	groups, err := disc.ServerGroups()
+// addKinds adds the calls that read the objects of crds, at the preferred
+// version of the group if it serves them, else at the first other version
+// that does: after the call that discovers the APIs (8) and, unless the
+// CRD is in category (which the function lists as soon as discovery
+// answers), the call that lists the CRDs.
+func (f *floor) addKinds(disc discovery.DiscoveryInterface, crds []apiextensionsv1.CustomResourceDefinition, category, accept string, after int) error {
+	groups, resources, err := disc.ServerGroupsAndResources()
 	if err != nil {
-		return fmt.Errorf("discovering API groups: %w", err)
+		return fmt.Errorf("discovering the APIs: %w", err)
 	}
-	lists := map[string]*metav1.APIResourceList{}
-	for _, name := range slices.Sorted(maps.Keys(byGroup)) {
-		i := slices.IndexFunc(groups.Groups, func(g metav1.APIGroup) bool { return g.Name == name })
+	for _, crd := range crds {
+		i := slices.IndexFunc(groups, func(g *metav1.APIGroup) bool { return g.Name == crd.Spec.Group })
 		if i < 0 {
-			return fmt.Errorf("API group %s is not served", name)
+			return fmt.Errorf("API group %s is not served", crd.Spec.Group)
 		}
-		g := groups.Groups[i]
-		var discovered []int
-		for _, v := range g.Versions {
-			list, err := disc.ServerResourcesForGroupVersion(v.GroupVersion)
-			if err != nil {
-				return fmt.Errorf("discovering %s: %w", v.GroupVersion, err)
-			}
-			f.calls = append(f.calls, call{name: "discover " + v.GroupVersion, path: "/apis/" + v.GroupVersion, accept: acceptJSON, get: true, after: []int{after, 8}})
-			discovered = append(discovered, len(f.calls)-1)
-			lists[v.GroupVersion] = list
-		}
+		g := groups[i]
 		versions := append([]metav1.GroupVersionForDiscovery{g.PreferredVersion}, g.Versions...)
-		for _, crd := range byGroup[name] {
-			for _, v := range versions {
-				if slices.ContainsFunc(lists[v.GroupVersion].APIResources, func(r metav1.APIResource) bool { return r.Name == crd.Spec.Names.Plural }) {
-					f.calls = append(f.calls, call{name: crd.Spec.Names.Plural, path: "/apis/" + v.GroupVersion + "/" + crd.Spec.Names.Plural,
-						accept: accept, after: discovered})
-					break
+		for _, v := range versions {
+			j := slices.IndexFunc(resources, func(l *metav1.APIResourceList) bool { return l.GroupVersion == v.GroupVersion })
+			if j >= 0 && slices.ContainsFunc(resources[j].APIResources, func(r metav1.APIResource) bool { return r.Name == crd.Spec.Names.Plural }) {
+				c := call{name: crd.Spec.Names.Plural, path: "/apis/" + v.GroupVersion + "/" + crd.Spec.Names.Plural, accept: accept, after: []int{8}}
+				if !slices.Contains(crd.Spec.Names.Categories, category) {
+					c.after = append(c.after, after)
 				}
+				f.calls = append(f.calls, c)
+				break
 			}
 		}
 	}

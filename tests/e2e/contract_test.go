@@ -549,6 +549,15 @@ metadata:
 spec:
   sink:
     ref: "not an object"
+---
+apiVersion: example.com/v1
+kind: DecoySource
+metadata:
+  name: decoy
+  namespace: {{ns}}
+spec:
+  sink:
+    ref: "not an object either"
 `,
 		want: func(ns string) *mesh.Mesh {
 			br := ref(eventing, "Broker", ns, "b")

@@ -123,8 +123,12 @@ func extraCRDs() []*apiextensionsv1.CustomResourceDefinition {
 	return []*apiextensionsv1.CustomResourceDefinition{
 		crd("widgetsources", "WidgetSource", map[string]string{"duck.knative.dev/source": "true"},
 			map[string]string{"registry.knative.dev/eventTypes": "this is not JSON"}),
-		crd("gadgetsources", "GadgetSource", map[string]string{"duck.knative.dev/source": "true"},
-			map[string]string{"registry.knative.dev/eventTypes": `[{"type":"com.example.gadget.made","description":"a gadget"},{"description":"no type"},{"type":"com.example.gadget.broken","schema":"https://example.com/s.json"}]`}),
+		// In Knative's category of sources, as Knative's own are: the
+		// function lists its objects as soon as API discovery answers.
+		inCategory(crd("gadgetsources", "GadgetSource", map[string]string{"duck.knative.dev/source": "true"},
+			map[string]string{"registry.knative.dev/eventTypes": `[{"type":"com.example.gadget.made","description":"a gadget"},{"description":"no type"},{"type":"com.example.gadget.broken","schema":"https://example.com/s.json"}]`}), "sources"),
+		// In the category of sources, but not labelled as one: no source.
+		inCategory(crd("decoysources", "DecoySource", nil, nil), "sources"),
 		crd("tubechannels", "TubeChannel", map[string]string{"messaging.knative.dev/subscribable": "true"}, nil),
 		// A kind of subscriber the Backstage reader may not read.
 		crd("widgets", "Widget", nil, nil),
@@ -150,6 +154,12 @@ func crd(plural, kind string, labels, annotations map[string]string) *apiextensi
 			}},
 		},
 	}
+}
+
+// inCategory puts c in category, as kubectl get <category> lists them.
+func inCategory(c *apiextensionsv1.CustomResourceDefinition, category string) *apiextensionsv1.CustomResourceDefinition {
+	c.Spec.Names.Categories = append(c.Spec.Names.Categories, category)
+	return c
 }
 
 // ref returns a *mesh.Reference.

@@ -65,7 +65,7 @@ metadata:
     duck.knative.dev/source: "true"
 rules:
 - apiGroups: [example.com]
-  resources: [widgetsources, gadgetsources]
+  resources: [widgetsources, gadgetsources, decoysources]
   verbs: [get, list, watch]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
