@@ -36,8 +36,7 @@ type earlyList struct {
 	done   chan struct{}
 	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	warnings []string
+	warnings warningList
 
 	objs []objects.Object
 	err  error
@@ -61,17 +60,24 @@ func (r *reader) listEarly(ctx context.Context, category string, withSink bool, 
 			e.lists[schema.GroupResource{Group: k.Group, Resource: k.Resource}] = l
 			e.wg.Go(func() {
 				defer close(l.done)
-				l.objs, l.err = r.listObjects(ctx, k, withSink, l.warn)
+				l.objs, l.err = r.listObjects(ctx, k, withSink, l.warnings.add)
 			})
 		}
 	}()
 	return e
 }
 
-func (l *earlyList) warn(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.warnings = append(l.warnings, fmt.Sprintf(format, args...))
+// warningList keeps the Warnings of a list started early, until it is
+// known whether the list is used.
+type warningList struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *warningList) add(format string, args ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.list = append(w.list, fmt.Sprintf(format, args...))
 }
 
 // take returns the objects of k listed early, and the warnings met while
@@ -94,7 +100,7 @@ func (e *earlyLists) take(ctx context.Context, k *objects.Kind) (objs []objects.
 	for i := range l.objs {
 		l.objs[i].Kind = k
 	}
-	return l.objs, l.warnings, true, l.err
+	return l.objs, l.warnings.list, true, l.err
 }
 
 // stop cancels the lists not taken and waits for every list to end.

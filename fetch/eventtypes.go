@@ -29,14 +29,51 @@ var (
 // eventTypes lists the EventTypes at the version the cluster stores them in,
 // so that no conversion can lose a field; when discovery does not tell it,
 // at the first of eventTypeVersions the cluster serves.
+//
+// The list at the first of eventTypeVersions, the version Eventing stores
+// EventTypes in, starts while discovery is asked; should discovery name
+// another, it is canceled and dropped, Warnings included.
 func (r *reader) eventTypes(ctx context.Context) error {
+	likely := eventTypeVersions[:1]
+	earlyCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var warnings warningList
+	var early []objects.EventType
+	var earlyErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		early, earlyErr = r.listEventTypes(earlyCtx, likely, warnings.add)
+	}()
 	versions := r.eventTypeVersions(ctx)
-	items, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]objects.EventType, error) {
+	if versions[0] != likely[0] {
+		cancel()
+		<-done
+		items, err := r.listEventTypes(ctx, versions, r.warn)
+		r.objs.EventTypes = items
+		return err
+	}
+	<-done
+	for _, w := range warnings.list {
+		r.warn("%s", w)
+	}
+	items, err := early, earlyErr
+	if apierrors.IsNotFound(err) && len(versions) > 1 {
+		items, err = r.listEventTypes(ctx, versions[1:], r.warn)
+	}
+	r.objs.EventTypes = items
+	return err
+}
+
+// listEventTypes lists the EventTypes at the first of versions the
+// cluster serves.
+func (r *reader) listEventTypes(ctx context.Context, versions []string, warn warnFunc) ([]objects.EventType, error) {
+	return inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]objects.EventType, error) {
 		var err error
 		for _, v := range versions {
 			var items []eventTypeItem
 			path := collectionPath("eventing.knative.dev", v, "eventtypes", ns)
-			items, err = listRaw[eventTypeItem](ctx, r, what("list", "eventtypes.eventing.knative.dev", ns), "EventType", path, nil)
+			items, err = listRaw[eventTypeItem](ctx, r, what("list", "eventtypes.eventing.knative.dev", ns), "EventType", path, nil, warn)
 			if apierrors.IsNotFound(err) {
 				continue // this version is not served
 			}
@@ -48,8 +85,6 @@ func (r *reader) eventTypes(ctx context.Context) error {
 		}
 		return nil, err
 	})
-	r.objs.EventTypes = items
-	return err
 }
 
 // eventTypeItem is an EventType as listed, whichever version its spec is

@@ -95,6 +95,9 @@ func (r *reader) namespaces() []string {
 	return r.opts.Namespaces
 }
 
+// warnFunc is told what part of the mesh was left out, and why.
+type warnFunc func(format string, args ...any)
+
 // warn records a part of the mesh left out.
 func (r *reader) warn(format string, args ...any) {
 	r.mu.Lock()
@@ -200,7 +203,7 @@ func (r *reader) triggers(ctx context.Context, ns string, see func(*duckv1.KRefe
 	path := collectionPath("eventing.knative.dev", "v1", "triggers", ns)
 	items, err := listRaw(ctx, r, what("list", "triggers.eventing.knative.dev", ns), "Trigger", path, func(t *consumer[eventingv1.TriggerSpec]) {
 		see(t.Spec.Subscriber.Ref)
-	})
+	}, r.warn)
 	out := make([]objects.Trigger, len(items))
 	for i := range items {
 		out[i] = triggerOf(items[i].Metadata.Name, items[i].Metadata.Namespace, &items[i].Spec)
@@ -212,7 +215,7 @@ func (r *reader) subscriptions(ctx context.Context, ns string, see func(*duckv1.
 	path := collectionPath("messaging.knative.dev", "v1", "subscriptions", ns)
 	items, err := listRaw(ctx, r, what("list", "subscriptions.messaging.knative.dev", ns), "Subscription", path, func(s *consumer[messagingv1.SubscriptionSpec]) {
 		see(s.Spec.Subscriber.Ref)
-	})
+	}, r.warn)
 	out := make([]objects.Subscription, len(items))
 	for i := range items {
 		out[i] = subscriptionOf(items[i].Metadata.Name, items[i].Metadata.Namespace, &items[i].Spec)

@@ -107,7 +107,7 @@ func (r *reader) kindObjects(ctx context.Context, label, category string, withSi
 // listObjects lists the objects of kind k in the mesh's scope: whole when
 // withSink, for spec.sink, else their metadata. What it leaves out of an
 // object it tells warn.
-func (r *reader) listObjects(ctx context.Context, k *objects.Kind, withSink bool, warn func(format string, args ...any)) ([]objects.Object, error) {
+func (r *reader) listObjects(ctx context.Context, k *objects.Kind, withSink bool, warn warnFunc) ([]objects.Object, error) {
 	return inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]objects.Object, error) {
 		if withSink {
 			return r.listSources(ctx, k, ns, warn)
@@ -261,7 +261,7 @@ func (r *reader) listChannels(ctx context.Context, k *objects.Kind, ns string) (
 }
 
 // listSources lists k's objects whole, for spec.sink.
-func (r *reader) listSources(ctx context.Context, k *objects.Kind, ns string, warn func(format string, args ...any)) ([]objects.Object, error) {
+func (r *reader) listSources(ctx context.Context, k *objects.Kind, ns string, warn warnFunc) ([]objects.Object, error) {
 	var out []objects.Object
 	gvr := gvrOf(k)
 	err := r.each(ctx, what("list", resourceName(gvr), ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {

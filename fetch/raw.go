@@ -36,13 +36,13 @@ type item[T any] interface {
 // seen, if not nil, is called with each item as it is decoded.
 //
 // An item that does not decode (a field of the wrong type, an EventType's
-// URL that does not parse) is left out with a warning naming it as a kind
+// URL that does not parse) is left out, and warn told, naming it as a kind
 // object: it costs only itself.
 //
 // A continue token that expired (the list took longer than the API server
 // keeps it) restarts the list as one whole request, as client-go's pager
 // does.
-func listRaw[T any, P item[T]](ctx context.Context, r *reader, doing, kind string, path []string, seen func(*T)) ([]T, error) {
+func listRaw[T any, P item[T]](ctx context.Context, r *reader, doing, kind string, path []string, seen func(*T), warn warnFunc) ([]T, error) {
 	var items []T
 	limit, cont := r.opts.PageSize, ""
 	for {
@@ -63,7 +63,7 @@ func listRaw[T any, P item[T]](ctx context.Context, r *reader, doing, kind strin
 			defer body.Close()
 			in := &reading{r: body}
 			decodeErr = decodePage[T, P](in, &p, seen, func(name, namespace string, err error) {
-				r.warn("%s %s/%s left out: it could not be read: %v", kind, namespace, name, err)
+				warn("%s %s/%s left out: it could not be read: %v", kind, namespace, name, err)
 			})
 			readErr = in.err
 			return nil

@@ -65,11 +65,13 @@ func newFloor(ctx context.Context, admin *rest.Config, token string, pageSize in
 		return nil, fmt.Errorf("building the floor's client: %w", err)
 	}
 	const crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-	// The indexes 0, 5, 6 and 8 are named in after.
+	// The indexes 5, 6 and 8 are named in after.
 	f := &floor{rc: rc, pageSize: pageSize, calls: []call{
 		{name: "discover eventtypes", path: "/apis/eventing.knative.dev/v1beta2", accept: acceptJSON, get: true},
 		{name: "brokers", path: "/apis/eventing.knative.dev/v1/brokers", accept: acceptMetadata},
-		{name: "eventtypes", path: "/apis/eventing.knative.dev/v1beta2/eventtypes", accept: acceptJSON, after: []int{0}},
+		// EventTypes are listed at v1beta2 while discovery is asked for the
+		// version they are stored at.
+		{name: "eventtypes", path: "/apis/eventing.knative.dev/v1beta2/eventtypes", accept: acceptJSON},
 		{name: "triggers", path: "/apis/eventing.knative.dev/v1/triggers", accept: acceptTyped},
 		{name: "subscriptions", path: "/apis/messaging.knative.dev/v1/subscriptions", accept: acceptTyped},
 		{name: "channel CRDs", path: crds, selector: "messaging.knative.dev/subscribable=true", accept: acceptMetadata},

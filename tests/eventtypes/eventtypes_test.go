@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,6 +205,13 @@ func TestV1beta3(t *testing.T) {
 			r := fn.Get(t, tt.path, tt.token)
 			if r.Status != http.StatusOK {
 				t.Fatalf("status %d: %s", r.Status, r.Body)
+			}
+			// The list begun at v1beta2, before discovery named v1beta3,
+			// is dropped without a trace.
+			for _, w := range r.Header.Values("Warning") {
+				if strings.Contains(strings.ToLower(w), "eventtype") {
+					t.Errorf("Warning %q, want none about EventTypes", w)
+				}
 			}
 			got := decode(t, r.Body)
 			if diff := cmp.Diff(want(), got); diff != "" {
