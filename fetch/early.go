@@ -45,9 +45,14 @@ type earlyList struct {
 // listEarly lists, as soon as discovery answers, the objects of every kind
 // discovery puts in category. It lists nothing when the API server does not
 // aggregate discovery, or discovery fails: then each kind is listed once
-// its CRD is known.
+// its CRD is known. Nor does it for a mesh of some namespaces: their
+// tokens often may not list CRDs, and then every list would be dropped.
 func (r *reader) listEarly(ctx context.Context, category string, withSink bool, discovered apisFunc) *earlyLists {
 	e := &earlyLists{started: make(chan struct{}), lists: map[schema.GroupResource]*earlyList{}}
+	if len(r.opts.Namespaces) > 0 {
+		close(e.started)
+		return e
+	}
 	go func() {
 		defer close(e.started)
 		served, err := discovered(ctx)
