@@ -8,20 +8,23 @@ import (
 func TestDecodePage(t *testing.T) {
 	good := `{"metadata":{"name":"good","namespace":"ns"},"spec":{"type":"t","source":"https://example.com/s"}}`
 	tests := []struct {
-		name    string
-		page    string
-		names   []string // items kept
-		bad     []string // "namespace/name: part of the error"
+		name  string
+		page  string
+		names []string // items kept
+		// "namespace/name: part of the error". The JSON decoder words its
+		// errors "cannot unmarshal" or "unable to unmarshal", chosen at
+		// random per process, so the parts leave that word out.
+		bad     []string
 		wantErr bool
 	}{
 		{"all good", `{"metadata":{"continue":"c"},"items":[` + good + `]}`, []string{"good"}, nil, false},
 		{"bad URL", `{"metadata":{},"items":[` + good + `,{"metadata":{"name":"bad","namespace":"ns"},"spec":{"type":"t","source":"%zz"}}]}`,
 			[]string{"good"}, []string{"ns/bad: invalid URL escape"}, false},
 		{"wrong type", `{"metadata":{},"items":[{"metadata":{"name":"num","namespace":"ns"},"spec":{"type":7}},` + good + `]}`,
-			[]string{"good"}, []string{"ns/num: cannot unmarshal JSON number into Go string within \"/items/0/spec/type\""}, false},
+			[]string{"good"}, []string{"ns/num: unmarshal JSON number into Go string within \"/items/0/spec/type\""}, false},
 		{"wrong type deep inside", `{"items":[{"metadata":{"name":"deep","namespace":"ns"},"spec":{"attributes":[{"name":1,"value":"x"},{"name":"b"}],"type":"t"},"status":{"x":[{}]}},` + good + `]}`,
-			[]string{"good"}, []string{"ns/deep: cannot unmarshal JSON number into Go string"}, false},
-		{"item no object", `{"metadata":{},"items":["x",` + good + `]}`, []string{"good"}, []string{"/: cannot unmarshal JSON string"}, false},
+			[]string{"good"}, []string{"ns/deep: unmarshal JSON number into Go string within \"/items/0/spec/attributes/0/name\""}, false},
+		{"item no object", `{"metadata":{},"items":["x",` + good + `]}`, []string{"good"}, []string{"/: unmarshal JSON string into Go fetch.eventTypeItem"}, false},
 		{"metadata last", `{"apiVersion":"v1","items":[` + good + `],"kind":"List","metadata":{"continue":"c"}}`, []string{"good"}, nil, false},
 		{"cut short", `{"metadata":{},"items":[` + good + `,{"metadata":{"name":"half"`, nil, nil, true},
 		{"bad item then cut short", `{"items":[{"spec":{"type":7}},` + good, nil, nil, true},
