@@ -71,17 +71,13 @@ func (r *reader) listEventTypes(ctx context.Context, versions []string, warn war
 	return inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]objects.EventType, error) {
 		var err error
 		for _, v := range versions {
-			var items []eventTypeItem
+			var items []objects.EventType
 			path := collectionPath("eventing.knative.dev", v, "eventtypes", ns)
-			items, err = listRaw[eventTypeItem](ctx, r, what("list", "eventtypes.eventing.knative.dev", ns), "EventType", path, nil, warn)
+			items, err = listRaw(ctx, r, what("list", "eventtypes.eventing.knative.dev", ns), "EventType", path, (*eventTypeItem).eventType, warn)
 			if apierrors.IsNotFound(err) {
 				continue // this version is not served
 			}
-			out := make([]objects.EventType, len(items))
-			for i := range items {
-				out[i] = items[i].eventType()
-			}
-			return out, err
+			return items, err
 		}
 		return nil, err
 	})

@@ -137,11 +137,10 @@ func inEachNamespace[T any](ctx context.Context, r *reader, list func(ctx contex
 
 func (r *reader) brokers(ctx context.Context) error {
 	items, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]objects.Meta, error) {
-		list, err := r.listMetadata(ctx, brokersGVR, ns, "")
-		out := make([]objects.Meta, len(list))
-		for i := range list {
-			out[i] = metaOf(&list[i].ObjectMeta)
-		}
+		var out []objects.Meta
+		err := r.listMetadata(ctx, brokersGVR, ns, "", func(m *metav1.PartialObjectMetadata) {
+			out = append(out, metaOf(&m.ObjectMeta))
+		})
 		return out, err
 	})
 	r.objs.Brokers = items
@@ -201,36 +200,36 @@ func (c *consumer[S]) objectID() (string, string) { return c.Metadata.Name, c.Me
 
 func (r *reader) triggers(ctx context.Context, ns string, see func(*duckv1.KReference)) ([]objects.Trigger, error) {
 	path := collectionPath("eventing.knative.dev", "v1", "triggers", ns)
-	items, err := listRaw(ctx, r, what("list", "triggers.eventing.knative.dev", ns), "Trigger", path, func(t *consumer[eventingv1.TriggerSpec]) {
+	return listRaw(ctx, r, what("list", "triggers.eventing.knative.dev", ns), "Trigger", path, func(t *consumer[eventingv1.TriggerSpec]) objects.Trigger {
 		see(t.Spec.Subscriber.Ref)
+		return triggerOf(t.Metadata.Name, t.Metadata.Namespace, &t.Spec)
 	}, r.warn)
-	out := make([]objects.Trigger, len(items))
-	for i := range items {
-		out[i] = triggerOf(items[i].Metadata.Name, items[i].Metadata.Namespace, &items[i].Spec)
-	}
-	return out, err
 }
 
 func (r *reader) subscriptions(ctx context.Context, ns string, see func(*duckv1.KReference)) ([]objects.Subscription, error) {
 	path := collectionPath("messaging.knative.dev", "v1", "subscriptions", ns)
-	items, err := listRaw(ctx, r, what("list", "subscriptions.messaging.knative.dev", ns), "Subscription", path, func(s *consumer[messagingv1.SubscriptionSpec]) {
+	return listRaw(ctx, r, what("list", "subscriptions.messaging.knative.dev", ns), "Subscription", path, func(s *consumer[messagingv1.SubscriptionSpec]) objects.Subscription {
 		see(s.Spec.Subscriber.Ref)
+		return subscriptionOf(s.Metadata.Name, s.Metadata.Namespace, &s.Spec)
 	}, r.warn)
-	out := make([]objects.Subscription, len(items))
-	for i := range items {
-		out[i] = subscriptionOf(items[i].Metadata.Name, items[i].Metadata.Namespace, &items[i].Spec)
-	}
-	return out, err
 }
 
-// listMetadata lists the metadata of resource gvr in namespace ns.
-func (r *reader) listMetadata(ctx context.Context, gvr schema.GroupVersionResource, ns, selector string) ([]metav1.PartialObjectMetadata, error) {
-	var out []metav1.PartialObjectMetadata
-	err := r.each(ctx, what("list", resourceName(gvr), ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+// listMetadata lists the metadata of resource gvr in namespace ns, and
+// passes each object to keep as its page is read: a caller keeps what it
+// needs of it, and the rest (managed fields, most of all) goes with the
+// page.
+func (r *reader) listMetadata(ctx context.Context, gvr schema.GroupVersionResource, ns, selector string, keep func(*metav1.PartialObjectMetadata)) error {
+	return r.each(ctx, what("list", resourceName(gvr), ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		o.LabelSelector = selector
 		return r.c.Metadata.Resource(gvr).Namespace(ns).List(ctx, o)
-	}, collect(&out))
-	return out, err
+	}, func(o runtime.Object) error {
+		m, ok := o.(*metav1.PartialObjectMetadata)
+		if !ok {
+			return fmt.Errorf("unexpected list item %T", o)
+		}
+		keep(m)
+		return nil
+	})
 }
 
 // each pages through a list, calling fn for every item; the next page is
@@ -250,18 +249,6 @@ func (r *reader) each(ctx context.Context, doing string, page pager.ListPageFunc
 		return wrap(doing, err)
 	}
 	return nil
-}
-
-// collect returns a function that appends each item, of type *T, to out.
-func collect[T any](out *[]T) func(runtime.Object) error {
-	return func(o runtime.Object) error {
-		item, ok := any(o).(*T)
-		if !ok {
-			return fmt.Errorf("unexpected list item %T", o)
-		}
-		*out = append(*out, *item)
-		return nil
-	}
 }
 
 // what says what a request does, for errors.

@@ -122,7 +122,10 @@ func (r *reader) listObjects(ctx context.Context, k *objects.Kind, withSink bool
 // cluster-scoped: a token that may not list them gets a mesh without these
 // kinds, and a warning.
 func (r *reader) kinds(ctx context.Context, label string, discovered apisFunc) ([]*objects.Kind, error) {
-	crds, err := r.listMetadata(ctx, crdsGVR, "", label)
+	var crds []objects.Meta
+	err := r.listMetadata(ctx, crdsGVR, "", label, func(m *metav1.PartialObjectMetadata) {
+		crds = append(crds, metaOf(&m.ObjectMeta))
+	})
 	if optional(err) {
 		r.warn("objects of CRDs labelled %s left out: %v", label, err)
 		return nil, nil
@@ -249,13 +252,12 @@ func resource(list *metav1.APIResourceList, name string) (metav1.APIResource, bo
 
 // listChannels lists the metadata of k's objects: all a channel shows.
 func (r *reader) listChannels(ctx context.Context, k *objects.Kind, ns string) ([]objects.Object, error) {
-	items, err := r.listMetadata(ctx, gvrOf(k), ns, "")
+	var out []objects.Object
+	err := r.listMetadata(ctx, gvrOf(k), ns, "", func(m *metav1.PartialObjectMetadata) {
+		out = append(out, objects.Object{Kind: k, Meta: metaOf(&m.ObjectMeta)})
+	})
 	if err != nil {
 		return nil, err
-	}
-	out := make([]objects.Object, len(items))
-	for i := range items {
-		out[i] = objects.Object{Kind: k, Meta: metaOf(&items[i].ObjectMeta)}
 	}
 	return out, nil
 }

@@ -16,12 +16,6 @@ import (
 	"github.com/knative-eventmesh/function/objects"
 )
 
-// page is one page of a list, its items decoded into T.
-type page[T any] struct {
-	Metadata metav1.ListMeta
-	Items    []T
-}
-
 // item is a pointer to what a list's items decode into, which names the
 // object it was decoded from.
 type item[T any] interface {
@@ -30,10 +24,10 @@ type item[T any] interface {
 }
 
 // listRaw lists the collection at path page by page and decodes each page
-// as it arrives, each item straight into T: only the fields T names are
-// kept, no intermediate form (typed codec, unstructured map) is built, and
-// the items are decoded while the API server is still sending the rest.
-// seen, if not nil, is called with each item as it is decoded.
+// as it arrives, each item straight into T and at once converted: only the
+// fields T names are read, no intermediate form (typed codec, unstructured
+// map) is built, the items are decoded while the API server is still
+// sending the rest, and only what convert returns is kept.
 //
 // An item that does not decode (a field of the wrong type, an EventType's
 // URL that does not parse) is left out, and warn told, naming it as a kind
@@ -42,8 +36,8 @@ type item[T any] interface {
 // A continue token that expired (the list took longer than the API server
 // keeps it) restarts the list as one whole request, as client-go's pager
 // does.
-func listRaw[T any, P item[T]](ctx context.Context, r *reader, doing, kind string, path []string, seen func(*T), warn warnFunc) ([]T, error) {
-	var items []T
+func listRaw[T any, P item[T], O any](ctx context.Context, r *reader, doing, kind string, path []string, convert func(*T) O, warn warnFunc) ([]O, error) {
+	var items []O
 	limit, cont := r.opts.PageSize, ""
 	for {
 		req := r.c.REST.Get().AbsPath(path...)
@@ -53,7 +47,8 @@ func listRaw[T any, P item[T]](ctx context.Context, r *reader, doing, kind strin
 		if cont != "" {
 			req = req.Param("continue", cont)
 		}
-		var p page[T]
+		var meta metav1.ListMeta
+		var got []O
 		var readErr, decodeErr error
 		err := r.request(ctx, func() error {
 			body, err := req.Stream(ctx)
@@ -62,7 +57,8 @@ func listRaw[T any, P item[T]](ctx context.Context, r *reader, doing, kind strin
 			}
 			defer body.Close()
 			in := &reading{r: body}
-			decodeErr = decodePage[T, P](in, &p, seen, func(name, namespace string, err error) {
+			keep := func(v *T) { got = append(got, convert(v)) }
+			decodeErr = decodePage[T, P](in, &meta, keep, func(name, namespace string, err error) {
 				warn("%s %s/%s left out: it could not be read: %v", kind, namespace, name, err)
 			})
 			readErr = in.err
@@ -80,11 +76,11 @@ func listRaw[T any, P item[T]](ctx context.Context, r *reader, doing, kind strin
 		case decodeErr != nil:
 			return nil, malformed(doing, decodeErr)
 		}
-		items = append(items, p.Items...)
-		if p.Metadata.Continue == "" {
+		items = append(items, got...)
+		if meta.Continue == "" {
 			return items, nil
 		}
-		cont = p.Metadata.Continue
+		cont = meta.Continue
 	}
 }
 
@@ -104,16 +100,17 @@ func (in *reading) Read(b []byte) (int, error) {
 }
 
 // decodePage decodes a page of a list from in, as it is read: its
-// metadata, and each item into T, passing it to seen (if not nil). An item
-// that does not decode is left out; once the whole page is read, each is
-// reported to bad with its name, namespace and error. It fails, keeping
-// and reporting nothing, when the page is no list.
+// metadata into meta, and each item into T, which it passes to keep. An
+// item that does not decode is left out; once the whole page is read, each
+// is reported to bad with its name, namespace and error. It fails,
+// reporting nothing, when the page is no list; what it passed to keep is
+// then to be dropped.
 //
 // It decodes with the prototype of encoding/json/v2, which decodes such
 // pages twice as fast as encoding/json, and matches names case-sensitively
 // as the API machinery does. Duplicate names and invalid UTF-8, which
 // encoding/json accepts, are accepted too.
-func decodePage[T any, P item[T]](in io.Reader, p *page[T], seen func(*T), bad func(name, namespace string, err error)) error {
+func decodePage[T any, P item[T]](in io.Reader, meta *metav1.ListMeta, keep func(*T), bad func(name, namespace string, err error)) error {
 	type badItem struct {
 		name, namespace string
 		err             error
@@ -123,17 +120,14 @@ func decodePage[T any, P item[T]](in io.Reader, p *page[T], seen func(*T), bad f
 	err := decodeObject(dec, func(name string) error {
 		switch name {
 		case "metadata":
-			return json.UnmarshalDecode(dec, &p.Metadata)
+			return json.UnmarshalDecode(dec, meta)
 		case "items":
 			return decodeArray(dec, func() error {
 				depth := dec.StackDepth()
 				var v T
 				err := json.UnmarshalDecode(dec, &v)
 				if err == nil {
-					if seen != nil {
-						seen(&v)
-					}
-					p.Items = append(p.Items, v)
+					keep(&v)
 					return nil
 				}
 				var semantic *json.SemanticError
@@ -156,7 +150,6 @@ func decodePage[T any, P item[T]](in io.Reader, p *page[T], seen func(*T), bad f
 		}
 	})
 	if err != nil {
-		*p = page[T]{}
 		return err
 	}
 	for _, b := range bads {

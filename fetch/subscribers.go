@@ -177,15 +177,14 @@ func (r *reader) resolveKind(ctx context.Context, gvk schema.GroupVersionKind, r
 // and an unusual plural only leaves that kind out.
 func (r *reader) labelled(ctx context.Context, gvk schema.GroupVersionKind, ns string) (map[objects.Ref]string, error) {
 	gvr, _ := meta.UnsafeGuessKindToResource(gvk)
-	items, err := r.listMetadata(ctx, gvr, ns, BackstageIDLabel)
+	ids := map[objects.Ref]string{}
+	err := r.listMetadata(ctx, gvr, ns, BackstageIDLabel, func(m *metav1.PartialObjectMetadata) {
+		if id := m.Labels[BackstageIDLabel]; id != "" {
+			ids[objects.Ref{Group: gvk.Group, Kind: gvk.Kind, Namespace: m.Namespace, Name: m.Name}] = id
+		}
+	})
 	if err != nil {
 		return nil, err
-	}
-	ids := make(map[objects.Ref]string, len(items))
-	for i := range items {
-		if id := items[i].Labels[BackstageIDLabel]; id != "" {
-			ids[objects.Ref{Group: gvk.Group, Kind: gvk.Kind, Namespace: items[i].Namespace, Name: items[i].Name}] = id
-		}
 	}
 	return ids, nil
 }
