@@ -21,25 +21,73 @@ const (
 	ChannelCategory = "channel"
 )
 
+// tentative is a list started on a guess, before it is known to be
+// needed: its items and the Warnings met while listing them are held until
+// it is taken, or it is dropped.
+type tentative[T any] struct {
+	done     chan struct{}
+	cancel   context.CancelFunc
+	warnings warningList
+	items    []T
+	err      error
+}
+
+// startTentative starts list, which tells warn what it leaves out.
+func startTentative[T any](ctx context.Context, list func(ctx context.Context, warn warnFunc) ([]T, error)) *tentative[T] {
+	ctx, cancel := context.WithCancel(ctx)
+	t := &tentative[T]{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(t.done)
+		t.items, t.err = list(ctx, t.warnings.add)
+	}()
+	return t
+}
+
+// take waits for the list to end, passes its Warnings on to warn, and
+// returns its items.
+func (t *tentative[T]) take(ctx context.Context, warn warnFunc) ([]T, error) {
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	for _, w := range t.warnings.list {
+		warn("%s", w)
+	}
+	return t.items, t.err
+}
+
+// drop cancels the list, unless it has ended, and waits for it to end.
+// After take, it only waits.
+func (t *tentative[T]) drop() {
+	t.cancel()
+	<-t.done
+}
+
+// warningList keeps the Warnings of a tentative list.
+type warningList struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *warningList) add(format string, args ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.list = append(w.list, fmt.Sprintf(format, args...))
+}
+
 // earlyLists are the lists of the kinds of one discovery category, started
 // before the CRDs are known. A list is taken when the kind's CRD carries
-// the mesh's label; the others are canceled and their objects dropped.
+// the mesh's label; the others are dropped.
 type earlyLists struct {
 	started chan struct{} // closed once lists is filled
 	lists   map[schema.GroupResource]*earlyList
-	wg      sync.WaitGroup
 }
 
 // earlyList is the list of one kind's objects, started early.
 type earlyList struct {
-	kind   *objects.Kind // as discovery tells it, without the CRD's annotations
-	done   chan struct{}
-	cancel context.CancelFunc
-
-	warnings warningList
-
-	objs []objects.Object
-	err  error
+	kind *objects.Kind // as discovery tells it, without the CRD's annotations
+	*tentative[objects.Object]
 }
 
 // listEarly lists, as soon as discovery answers, the objects of every kind
@@ -60,61 +108,42 @@ func (r *reader) listEarly(ctx context.Context, category string, withSink bool, 
 			return
 		}
 		for _, k := range served.inCategory(category) {
-			ctx, cancel := context.WithCancel(ctx)
-			l := &earlyList{kind: k, done: make(chan struct{}), cancel: cancel}
-			e.lists[schema.GroupResource{Group: k.Group, Resource: k.Resource}] = l
-			e.wg.Go(func() {
-				defer close(l.done)
-				l.objs, l.err = r.listObjects(ctx, k, withSink, l.warnings.add)
-			})
+			e.lists[schema.GroupResource{Group: k.Group, Resource: k.Resource}] = &earlyList{kind: k,
+				tentative: startTentative(ctx, func(ctx context.Context, warn warnFunc) ([]objects.Object, error) {
+					return r.listObjects(ctx, k, withSink, warn)
+				}),
+			}
 		}
 	}()
 	return e
 }
 
-// warningList keeps the Warnings of a list started early, until it is
-// known whether the list is used.
-type warningList struct {
-	mu   sync.Mutex
-	list []string
-}
-
-func (w *warningList) add(format string, args ...any) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.list = append(w.list, fmt.Sprintf(format, args...))
-}
-
-// take returns the objects of k listed early, and the warnings met while
-// listing them; ok is false when k was not listed early, at its version.
-func (e *earlyLists) take(ctx context.Context, k *objects.Kind) (objs []objects.Object, warnings []string, ok bool, err error) {
+// take returns the objects of k listed early, passing on to warn the
+// Warnings met while listing them; ok is false when k was not listed
+// early, at its version.
+func (e *earlyLists) take(ctx context.Context, k *objects.Kind, warn warnFunc) (objs []objects.Object, ok bool, err error) {
 	select {
 	case <-e.started:
 	case <-ctx.Done():
-		return nil, nil, false, ctx.Err()
+		return nil, false, ctx.Err()
 	}
 	l := e.lists[schema.GroupResource{Group: k.Group, Resource: k.Resource}]
 	if l == nil || l.kind.Version != k.Version {
-		return nil, nil, false, nil
+		return nil, false, nil
 	}
-	select {
-	case <-l.done:
-	case <-ctx.Done():
-		return nil, nil, false, ctx.Err()
+	objs, err = l.take(ctx, warn)
+	for i := range objs {
+		objs[i].Kind = k
 	}
-	for i := range l.objs {
-		l.objs[i].Kind = k
-	}
-	return l.objs, l.warnings.list, true, l.err
+	return objs, true, err
 }
 
-// stop cancels the lists not taken and waits for every list to end.
+// stop drops the lists not taken and waits for every list to end.
 func (e *earlyLists) stop() {
 	<-e.started
 	for _, l := range e.lists {
-		l.cancel()
+		l.drop()
 	}
-	e.wg.Wait()
 }
 
 // inCategory returns the kinds discovery puts in category, each at the

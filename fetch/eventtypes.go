@@ -35,29 +35,18 @@ var (
 // another, it is canceled and dropped, Warnings included.
 func (r *reader) eventTypes(ctx context.Context) error {
 	likely := eventTypeVersions[:1]
-	earlyCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var warnings warningList
-	var early []objects.EventType
-	var earlyErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		early, earlyErr = r.listEventTypes(earlyCtx, likely, warnings.add)
-	}()
+	early := startTentative(ctx, func(ctx context.Context, warn warnFunc) ([]objects.EventType, error) {
+		return r.listEventTypes(ctx, likely, warn)
+	})
+	defer early.drop() // so that it never outlives the request
 	versions := r.eventTypeVersions(ctx)
 	if versions[0] != likely[0] {
-		cancel()
-		<-done
+		early.drop()
 		items, err := r.listEventTypes(ctx, versions, r.warn)
 		r.objs.EventTypes = items
 		return err
 	}
-	<-done
-	for _, w := range warnings.list {
-		r.warn("%s", w)
-	}
-	items, err := early, earlyErr
+	items, err := early.take(ctx, r.warn)
 	if apierrors.IsNotFound(err) && len(versions) > 1 {
 		items, err = r.listEventTypes(ctx, versions[1:], r.warn)
 	}

@@ -78,12 +78,8 @@ func (r *reader) kindObjects(ctx context.Context, label, category string, withSi
 	g, ctx := errgroup.WithContext(ctx)
 	for i, k := range kinds {
 		g.Go(func() error {
-			objs, warnings, ok, err := early.take(ctx, k)
-			if ok {
-				for _, w := range warnings {
-					r.warn("%s", w)
-				}
-			} else if err == nil {
+			objs, ok, err := early.take(ctx, k, r.warn)
+			if !ok && err == nil {
 				objs, err = r.listObjects(ctx, k, withSink, r.warn)
 			}
 			if optional(err) {
