@@ -35,21 +35,12 @@ type apis struct {
 // readAPIs reads the API groups the API server serves, and with them,
 // where discovery is aggregated, their resources.
 func (r *reader) readAPIs(ctx context.Context) (*apis, error) {
-	doing := what("discover", "APIs", "")
-	var raw []byte
-	var contentType string
-	err := r.request(ctx, func() (err error) {
-		raw, err = r.c.REST.Get().AbsPath("/apis").SetHeader("Accept", discoveryAccept).Do(ctx).ContentType(&contentType).Raw()
+	var a *apis
+	err := r.get(ctx, what("discover", "APIs", ""), []string{"/apis"}, discoveryAccept, func(raw []byte, contentType string) (err error) {
+		a, err = decodeAPIs(raw, contentType)
 		return err
 	})
-	if err != nil {
-		return nil, wrap(doing, err)
-	}
-	a, err := decodeAPIs(raw, contentType)
-	if err != nil {
-		return nil, malformed(doing, err)
-	}
-	return a, nil
+	return a, err
 }
 
 // decodeAPIs decodes the answer to GET /apis: aggregated discovery, in

@@ -243,15 +243,30 @@ func (m *objectMeta) meta() objects.Meta {
 
 // getJSON GETs path and decodes the JSON answer into out.
 func (r *reader) getJSON(ctx context.Context, doing string, path []string, out any) error {
+	return r.get(ctx, doing, path, "", func(raw []byte, _ string) error {
+		return k8sjson.UnmarshalCaseSensitivePreserveInts(raw, out)
+	})
+}
+
+// get GETs path, asking for accept ("" for client-go's default), and
+// passes the answer and its content type to decode. An error says what
+// was being done (doing), and whether the answer could not be had or not
+// be decoded.
+func (r *reader) get(ctx context.Context, doing string, path []string, accept string, decode func(raw []byte, contentType string) error) error {
 	var raw []byte
+	var contentType string
 	err := r.request(ctx, func() (err error) {
-		raw, err = r.c.REST.Get().AbsPath(path...).Do(ctx).Raw()
+		req := r.c.REST.Get().AbsPath(path...)
+		if accept != "" {
+			req = req.SetHeader("Accept", accept)
+		}
+		raw, err = req.Do(ctx).ContentType(&contentType).Raw()
 		return err
 	})
 	if err != nil {
 		return wrap(doing, err)
 	}
-	if err := k8sjson.UnmarshalCaseSensitivePreserveInts(raw, out); err != nil {
+	if err := decode(raw, contentType); err != nil {
 		return malformed(doing, err)
 	}
 	return nil
