@@ -1,6 +1,13 @@
 package fetch
 
-import "testing"
+import (
+	"testing"
+
+	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	"sigs.k8s.io/json"
+)
 
 const (
 	plainGroups = `{"kind":"APIGroupList","apiVersion":"v1","groups":[{"name":"sources.knative.dev",` +
@@ -9,8 +16,24 @@ const (
 		`"versions":[{"version":"v1","resources":[{"resource":"pingsources","responseKind":{"group":"sources.knative.dev","version":"v1","kind":"PingSource"},` +
 		`"scope":"Namespaced","singularResource":"pingsource","verbs":["list"],"categories":["all","knative","sources"]}],"freshness":"Current"},` +
 		`{"version":"v1beta1","resources":[],"freshness":"Stale"}]}]}`
-	aggregatedJSON = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+	aggregatedJSON     = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+	aggregatedProtobuf = "application/vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 )
+
+// aggregatedGroupsProtobuf is aggregatedGroups in protobuf, as an API
+// server sends it to a client that asks for it.
+func aggregatedGroupsProtobuf(t *testing.T) string {
+	t.Helper()
+	var list apidiscoveryv2.APIGroupDiscoveryList
+	if err := json.UnmarshalCaseSensitivePreserveInts([]byte(aggregatedGroups), &list); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := runtime.Encode(protobuf.NewSerializer(discoveryScheme(), discoveryScheme()), &list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
 
 func TestDecodeAPIs(t *testing.T) {
 	for _, tt := range []struct {
@@ -20,6 +43,7 @@ func TestDecodeAPIs(t *testing.T) {
 	}{
 		{"plain", plainGroups, "application/json", false, nil},
 		{"aggregated", aggregatedGroups, aggregatedJSON, true, []string{"pingsources"}},
+		{"aggregated in protobuf", aggregatedGroupsProtobuf(t), aggregatedProtobuf, true, []string{"pingsources"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a, err := decodeAPIs([]byte(tt.body), tt.contentType)

@@ -35,9 +35,11 @@ type item[T any] interface {
 //
 // A continue token that expired (the list took longer than the API server
 // keeps it) restarts the list as one whole request, as client-go's pager
-// does.
+// does: the items and Warnings of the pages read before are dropped, and
+// warn is told of each bad item once, when the whole list is read.
 func listRaw[T any, P item[T], O any](ctx context.Context, r *reader, doing, kind string, path []string, convert func(*T) O, warn warnFunc) ([]O, error) {
 	var items []O
+	var warnings []string
 	limit, cont := r.opts.PageSize, ""
 	for {
 		req := r.c.REST.Get().AbsPath(path...)
@@ -59,13 +61,13 @@ func listRaw[T any, P item[T], O any](ctx context.Context, r *reader, doing, kin
 			in := &reading{r: body}
 			keep := func(v *T) { got = append(got, convert(v)) }
 			decodeErr = decodePage[T, P](in, &meta, keep, func(name, namespace string, err error) {
-				warn("%s %s/%s left out: it could not be read: %v", kind, namespace, name, err)
+				warnings = append(warnings, fmt.Sprintf("%s %s/%s left out: it could not be read: %v", kind, namespace, name, err))
 			})
 			readErr = in.err
 			return nil
 		})
 		if apierrors.IsResourceExpired(err) && cont != "" {
-			items, limit, cont = nil, 0, ""
+			items, warnings, limit, cont = nil, nil, 0, ""
 			continue
 		}
 		switch {
@@ -78,6 +80,9 @@ func listRaw[T any, P item[T], O any](ctx context.Context, r *reader, doing, kin
 		}
 		items = append(items, got...)
 		if meta.Continue == "" {
+			for _, w := range warnings {
+				warn("%s", w)
+			}
 			return items, nil
 		}
 		cont = meta.Continue
@@ -122,6 +127,11 @@ func decodePage[T any, P item[T]](in io.Reader, meta *metav1.ListMeta, keep func
 		case "metadata":
 			return json.UnmarshalDecode(dec, meta)
 		case "items":
+			if dec.PeekKind() == 'n' {
+				// "items": null is an empty page, as client-go reads it.
+				_, err := dec.ReadToken()
+				return err
+			}
 			return decodeArray(dec, func() error {
 				depth := dec.StackDepth()
 				var v T

@@ -1,12 +1,24 @@
 package fetch
 
 import (
+	"context"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	k8sjson "sigs.k8s.io/json"
+
+	"github.com/knative-eventmesh/function/kubeclient"
+	"github.com/knative-eventmesh/function/objects"
 )
 
 func TestDecodePage(t *testing.T) {
@@ -33,6 +45,7 @@ func TestDecodePage(t *testing.T) {
 		{"cut short", `{"metadata":{},"items":[` + good + `,{"metadata":{"name":"half"`, nil, nil, true},
 		{"bad item then cut short", `{"items":[{"spec":{"type":7}},` + good, nil, nil, true},
 		{"no list", `{"metadata":{},"items":{}}`, nil, nil, true},
+		{"null items", `{"metadata":{"continue":"c"},"items":null}`, nil, nil, false},
 		{"key no string", `{1:2}`, nil, nil, true},
 		{"not JSON", `<html>`, nil, nil, true},
 	}
@@ -88,4 +101,129 @@ func FuzzDecodePage(f *testing.F) {
 			t.Fatalf("%d items, but %d kept and %d reported", len(list.Items), kept, reported)
 		}
 	})
+}
+
+// listServer is an API server's collection of EventTypes, served page by
+// page: the continue token is the index of the page's first item. When
+// expire is set, the first request that continues from that index gets
+// 410 Expired, as an API server answers a continue token it no longer
+// keeps.
+type listServer struct {
+	items  []string
+	expire string
+	mu     sync.Mutex
+	asked  []string // the continue tokens asked for, "" for the first page
+}
+
+func (s *listServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	cont := q.Get("continue")
+	s.mu.Lock()
+	s.asked = append(s.asked, cont)
+	expire := cont != "" && cont == s.expire
+	if expire {
+		s.expire = ""
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if expire {
+		w.WriteHeader(http.StatusGone)
+		fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the continue token expired","reason":"Expired","code":410}`)
+		return
+	}
+	start, _ := strconv.Atoi(cont)
+	end := len(s.items)
+	if n, _ := strconv.Atoi(q.Get("limit")); n > 0 && start+n < end {
+		end = start + n
+	}
+	next := ""
+	if end < len(s.items) {
+		next = strconv.Itoa(end)
+	}
+	fmt.Fprintf(w, `{"kind":"EventTypeList","metadata":{"continue":%q},"items":[%s]}`, next, strings.Join(s.items[start:end], ","))
+}
+
+// newTestReader returns a reader of the API server at srv with page size
+// pageSize.
+func newTestReader(t *testing.T, srv *httptest.Server, pageSize int64) *reader {
+	t.Helper()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	f, err := kubeclient.NewFactory(&rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{CAData: ca}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.ForToken("token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &reader{c: c, opts: Options{PageSize: pageSize}, objs: &objects.Set{}, inFlight: make(chan struct{}, MaxInFlight)}
+}
+
+func eventTypeJSON(name, source string) string {
+	return fmt.Sprintf(`{"metadata":{"name":%q,"namespace":"ns"},"spec":{"type":"t","source":%q}}`, name, source)
+}
+
+// TestListRawPages checks that a list read in pages, also one restarted
+// after its continue token expired, gives the items and Warnings of a
+// list read in one page: each item once, in order, and each bad item's
+// Warning once.
+func TestListRawPages(t *testing.T) {
+	items := []string{
+		eventTypeJSON("a", "/a"), eventTypeJSON("bad", "%zz"), eventTypeJSON("b", "/b"),
+		eventTypeJSON("c", "/c"), eventTypeJSON("d", "/d"),
+	}
+	tests := []struct {
+		name     string
+		pageSize int64
+		expire   string
+		asked    []string
+	}{
+		{"one page", 0, "", []string{""}},
+		{"pages", 2, "", []string{"", "2", "4"}},
+		{"restarted after 410", 2, "4", []string{"", "2", "4", ""}},
+		{"restarted on the second page", 2, "2", []string{"", "2", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ls := &listServer{items: items, expire: tt.expire}
+			srv := httptest.NewTLSServer(ls)
+			defer srv.Close()
+			r := newTestReader(t, srv, tt.pageSize)
+			var warnings []string
+			warn := func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }
+			got, err := listRaw(context.Background(), r, "listing eventtypes", "EventType",
+				collectionPath("eventing.knative.dev", "v1beta2", "eventtypes", ""), (*eventTypeItem).eventType, warn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, et := range got {
+				names = append(names, et.Name)
+			}
+			if want := []string{"a", "b", "c", "d"}; !slices.Equal(names, want) {
+				t.Errorf("items %q, want %q", names, want)
+			}
+			if len(warnings) != 1 || !strings.Contains(warnings[0], "EventType ns/bad left out") {
+				t.Errorf("Warnings %q, want one about ns/bad", warnings)
+			}
+			if !slices.Equal(ls.asked, tt.asked) {
+				t.Errorf("continue tokens asked for %q, want %q", ls.asked, tt.asked)
+			}
+		})
+	}
+}
+
+// TestListRawNullItems checks that a page whose items are null reads as
+// an empty page, as client-go reads it.
+func TestListRawNullItems(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"kind":"EventTypeList","metadata":{},"items":null}`)
+	}))
+	defer srv.Close()
+	got, err := listRaw(context.Background(), newTestReader(t, srv, 0), "listing eventtypes", "EventType",
+		collectionPath("eventing.knative.dev", "v1beta2", "eventtypes", ""), (*eventTypeItem).eventType, func(string, ...any) {})
+	if err != nil || len(got) != 0 {
+		t.Errorf("items %v, error %v; want none and no error", got, err)
+	}
 }
