@@ -340,6 +340,9 @@ func (a *Announcer) claim(ctx context.Context, m *mesh.Mesh, digest string, idx 
 		if st, err = a.store.Load(ctx); err != nil {
 			return err
 		}
+		if st.Damaged != nil {
+			a.log.Warn("the state ConfigMap does not read; announcing the whole mesh, which writes it anew", "error", st.Damaged.Error())
+		}
 		if st.Digest == digest {
 			return errUnchanged
 		}

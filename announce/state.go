@@ -31,6 +31,9 @@ type State struct {
 	Index Index
 	// Claim, when set, says that an instance is announcing.
 	Claim *Claim
+	// Damaged, when set, says why the ConfigMap's state could not be
+	// read; the state is then that of no announcement known.
+	Damaged error
 
 	// cm is the ConfigMap the state was read from: Save changes only the
 	// keys above in it, and keeps whatever else it holds (labels,
@@ -70,6 +73,12 @@ type Store struct {
 
 // Load reads the state. A ConfigMap without data is the state before the
 // first announcement; one with a digest but no index kept no index.
+//
+// A state that does not read (a sequence, claim or index that does not
+// parse, an index too large) is taken as no state: the next mesh is
+// announced whole, without its delta, and recording it writes a good
+// state again. Damaged says what was wrong, for the log. Only a failure
+// to get the ConfigMap fails Load.
 func (s *Store) Load(ctx context.Context) (*State, error) {
 	cm, err := s.ConfigMaps.Get(ctx, s.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -78,24 +87,34 @@ func (s *Store) Load(ctx context.Context) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the state ConfigMap %s: %w", s.Name, err)
 	}
+	st, err := parseState(cm)
+	if err != nil {
+		st = &State{cm: cm, Damaged: fmt.Errorf("state ConfigMap %s: %w", s.Name, err)}
+	}
+	return st, nil
+}
+
+// parseState reads the state the keys of cm hold.
+func parseState(cm *corev1.ConfigMap) (*State, error) {
 	st := &State{Digest: cm.Data[keyDigest], cm: cm}
 	if st.Digest == "" {
 		st.Index = Index{}
 	}
+	var err error
 	if v := cm.Data[keySequence]; v != "" {
 		if st.Sequence, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return nil, fmt.Errorf("state ConfigMap %s: bad %s %q", s.Name, keySequence, v)
+			return nil, fmt.Errorf("bad %s %q", keySequence, v)
 		}
 	}
 	if v := cm.Data[keyClaim]; v != "" {
 		st.Claim = &Claim{}
 		if err := json.Unmarshal([]byte(v), st.Claim); err != nil {
-			return nil, fmt.Errorf("state ConfigMap %s: bad %s: %w", s.Name, keyClaim, err)
+			return nil, fmt.Errorf("bad %s: %w", keyClaim, err)
 		}
 	}
 	if b := cm.BinaryData[keyIndex]; len(b) > 0 {
 		if st.Index, err = decodeIndex(b); err != nil {
-			return nil, fmt.Errorf("state ConfigMap %s: bad %s: %w", s.Name, keyIndex, err)
+			return nil, fmt.Errorf("bad %s: %w", keyIndex, err)
 		}
 	}
 	return st, nil
@@ -159,14 +178,21 @@ func encodeIndex(idx Index) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// maxIndexJSON bounds the uncompressed index read from the state, so that
+// a damaged or hostile ConfigMap cannot take the function's memory.
+const maxIndexJSON = 64 << 20
+
 func decodeIndex(b []byte) (Index, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(zr, 64<<20))
+	data, err := io.ReadAll(io.LimitReader(zr, maxIndexJSON+1))
 	if err != nil {
 		return nil, err
+	}
+	if len(data) > maxIndexJSON {
+		return nil, fmt.Errorf("the index is over %d MiB uncompressed", maxIndexJSON>>20)
 	}
 	idx := Index{}
 	return idx, json.Unmarshal(data, &idx)

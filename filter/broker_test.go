@@ -302,6 +302,19 @@ func TestBroker(t *testing.T) {
 		{"not of all of a passing and an abstaining entry", `{"filters":[{"not":{"all":[{"exact":{"type":"a"}},{"not":{}}]}}]}`, "type=a", triUnknown},
 		{"not of all, failing", `{"filters":[{"not":{"all":[{"exact":{"type":"b"}},{"not":{}}]}}]}`, "type=a", triTrue},
 		{"any of failing entries still fails", `{"filters":[{"any":[{"exact":{"type":"b"}},{"exact":{"type":"c"}}]}]}`, "type=a", triFalse},
+		// An entry on an attribute the EventType does not pin down could
+		// pass or fail: undecidable. It decides neither any nor all, nor
+		// its own not.
+		{"any of an undecidable and a failing entry", `{"filters":[{"any":[{"exact":{"ext":"x"}},{"exact":{"type":"b"}}]}]}`, "type=a", triUnknown},
+		{"any of a failing and an undecidable entry", `{"filters":[{"any":[{"exact":{"type":"b"}},{"prefix":{"subject":"x"}}]}]}`, "type=a", triUnknown},
+		{"any of an undecidable and a passing entry", `{"filters":[{"any":[{"exact":{"ext":"x"}},{"exact":{"type":"a"}}]}]}`, "type=a", triTrue},
+		{"all of an undecidable and a passing entry", `{"filters":[{"all":[{"exact":{"ext":"x"}},{"exact":{"type":"a"}}]}]}`, "type=a", triUnknown},
+		{"all of a passing and an undecidable entry", `{"filters":[{"all":[{"exact":{"type":"a"}},{"suffix":{"subject":"x"}}]}]}`, "type=a", triUnknown},
+		{"all of an undecidable and a failing entry", `{"filters":[{"all":[{"exact":{"ext":"x"}},{"exact":{"type":"b"}}]}]}`, "type=a", triFalse},
+		{"not of an undecidable entry", `{"filters":[{"not":{"exact":{"ext":"x"}}}]}`, "type=a", triUnknown},
+		{"not of any of an undecidable and a failing entry", `{"filters":[{"not":{"any":[{"exact":{"ext":"x"}},{"exact":{"type":"b"}}]}}]}`, "type=a", triUnknown},
+		{"undecidable cesql under any", `{"filters":[{"any":[{"cesql":"ext = 'x'"},{"exact":{"type":"b"}}]}]}`, "type=a", triUnknown},
+		{"top-level undecidable and failing entries", `{"filters":[{"exact":{"ext":"x"}},{"exact":{"type":"b"}}]}`, "type=a", triFalse},
 		{"filters override the legacy filter", `{"filter":{"attributes":{"type":"b"}},"filters":[{}]}`, "type=a", triTrue},
 		{"legacy filter", `{"filter":{"attributes":{"type":"b"}}}`, "type=a", triFalse},
 		{"legacy any value", `{"filter":{"attributes":{"ext":""}}}`, "type=a\next=v", triTrue},
