@@ -3,8 +3,10 @@ package function
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -77,5 +79,45 @@ func TestBuildSlots(t *testing.T) {
 		t.Errorf("the slot was not given back: %v", err)
 	} else {
 		release()
+	}
+}
+
+func TestGoMemoryLimit(t *testing.T) {
+	for _, tt := range []struct{ limit, want int64 }{
+		{0, math.MaxInt64},
+		{-1, math.MaxInt64},
+		{384 << 20, 384<<20 - (384<<20)/10},
+		{1000, 900},
+	} {
+		if got := goMemoryLimit(tt.limit); got != tt.want {
+			t.Errorf("goMemoryLimit(%d) = %d, want %d", tt.limit, got, tt.want)
+		}
+	}
+}
+
+// TestSetGoMemoryLimit checks that the Go runtime gets 90 % of the
+// cgroup's limit, unless GOMEMLIMIT is set or there is no limit.
+func TestSetGoMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	dir := t.TempDir()
+	limited := filepath.Join(dir, "memory.max")
+	if err := os.WriteFile(limited, []byte("402653184\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unlimited := filepath.Join(dir, "max")
+	if err := os.WriteFile(unlimited, []byte("max\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := int64(402653184 - 40265318)
+	if got := setGoMemoryLimit(map[string]string{}, []string{limited}); got != want || debug.SetMemoryLimit(-1) != want {
+		t.Errorf("set %d, runtime has %d; want %d", got, debug.SetMemoryLimit(-1), want)
+	}
+	debug.SetMemoryLimit(before)
+	if got := setGoMemoryLimit(map[string]string{"GOMEMLIMIT": "100MiB"}, []string{limited}); got != 0 || debug.SetMemoryLimit(-1) != before {
+		t.Errorf("with GOMEMLIMIT set: set %d, runtime has %d; want it left alone", got, debug.SetMemoryLimit(-1))
+	}
+	if got := setGoMemoryLimit(map[string]string{}, []string{unlimited}); got != 0 || debug.SetMemoryLimit(-1) != before {
+		t.Errorf("without a limit: set %d, runtime has %d; want it left alone", got, debug.SetMemoryLimit(-1))
 	}
 }

@@ -69,7 +69,14 @@ func New(opts ...Option) *Function {
 		o(f)
 	}
 	f.log = slog.New(slog.NewJSONHandler(f.logOut, nil))
-	f.handler = gzhttp.GzipHandler(http.HandlerFunc(f.route))
+	// The mesh is gzipped in its build slot (see build); zstd, which the
+	// gzip handler would otherwise prefer, would compress it again outside.
+	compress, err := gzhttp.NewWrapper(gzhttp.EnableZstd(false))
+	if err != nil {
+		f.log.Error("responses are sent uncompressed", "error", err.Error())
+		compress = func(h http.Handler) http.HandlerFunc { return h.ServeHTTP }
+	}
+	f.handler = compress(http.HandlerFunc(f.route))
 	return f
 }
 
@@ -98,6 +105,7 @@ func (f *Function) start(env map[string]string) error {
 	if s.MaxBuilds == 0 {
 		s.MaxBuilds = defaultMaxBuilds(memoryLimit(memoryLimitFiles))
 	}
+	goLimit := setGoMemoryLimit(env, memoryLimitFiles)
 	f.settings = s
 	f.slots = newBuildSlots(s.MaxBuilds, s.Timeout/2)
 	f.log = slog.New(slog.NewJSONHandler(f.logOut, &slog.HandlerOptions{Level: s.LogLevel}))
@@ -113,7 +121,7 @@ func (f *Function) start(env map[string]string) error {
 	if err := f.startPush(namespace, env); err != nil {
 		return fmt.Errorf("starting push: %w", err)
 	}
-	f.log.Info("function started", "apiServer", base.Host, "timeout", s.Timeout.String(), "pageSize", s.PageSize, "maxBuilds", s.MaxBuilds)
+	f.log.Info("function started", "apiServer", base.Host, "timeout", s.Timeout.String(), "pageSize", s.PageSize, "maxBuilds", s.MaxBuilds, "goMemoryLimit", goLimit)
 	return nil
 }
 

@@ -26,7 +26,9 @@ const maxNamespaces = 100
 
 // built is an encoded mesh.
 type built struct {
-	body     []byte
+	body []byte
+	// gzipped is body gzipped, for callers that accept it.
+	gzipped  []byte
 	etag     string
 	warnings []string
 	counts   [4]int
@@ -75,45 +77,53 @@ func (f *Function) serveMesh(w http.ResponseWriter, r *http.Request, namespaces 
 	log.Info("mesh served", "status", http.StatusOK, "duration", time.Since(start).String(),
 		"eventTypes", b.counts[0], "brokers", b.counts[1], "subscribables", b.counts[2], "sources", b.counts[3],
 		"bytes", len(b.body), "warnings", len(b.warnings))
-	respond.JSON(w, r, b.body, b.etag, b.warnings)
+	respond.JSON(w, r, b.body, b.gzipped, b.etag, b.warnings)
 }
 
-// build builds and encodes the mesh with the caller's token.
+// build builds, encodes and gzips the mesh with the caller's token, all
+// in one build slot: the memory a build takes includes its encoding.
 func (f *Function) build(ctx context.Context, tok string, namespaces []string) (*built, error) {
 	clients, err := f.clients.ForToken(tok)
 	if err != nil {
 		return nil, fmt.Errorf("building clients: %w", err)
 	}
-	m, warnings, err := f.meshOf(ctx, clients, namespaces)
-	if err != nil {
-		return nil, err
-	}
-	body, err := mesh.Encode(m)
-	if err != nil {
-		return nil, err
-	}
-	return &built{
-		body:     body,
-		etag:     respond.ETag(body),
-		warnings: warnings,
-		counts:   [4]int{len(m.EventTypes), len(m.Brokers), len(m.Subscribables), len(m.Sources)},
-	}, nil
+	var b *built
+	err = f.meshOf(ctx, clients, namespaces, func(m *mesh.Mesh, warnings []string) error {
+		body, err := mesh.Encode(m)
+		if err != nil {
+			return err
+		}
+		gzipped, err := respond.Gzip(body)
+		if err != nil {
+			return err
+		}
+		b = &built{
+			body:     body,
+			gzipped:  gzipped,
+			etag:     respond.ETag(body),
+			warnings: warnings,
+			counts:   [4]int{len(m.EventTypes), len(m.Brokers), len(m.Subscribables), len(m.Sources)},
+		}
+		return nil
+	})
+	return b, err
 }
 
 // meshOf reads and relates the mesh of namespaces (nil: the whole cluster)
-// with clients, within the request deadline. It also returns the parts of
-// the mesh left out because clients may not read them.
-func (f *Function) meshOf(ctx context.Context, clients *kubeclient.Clients, namespaces []string) (*mesh.Mesh, []string, error) {
+// with clients, within the request deadline and one build slot, and passes
+// it to then, with the parts of the mesh left out because clients may not
+// read them. The slot is released once then returns.
+func (f *Function) meshOf(ctx context.Context, clients *kubeclient.Clients, namespaces []string, then func(m *mesh.Mesh, warnings []string) error) error {
 	ctx, cancel := context.WithTimeout(ctx, f.settings.Timeout)
 	defer cancel()
 	release, err := f.slots.acquire(ctx)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	defer release()
 	objs, err := fetch.All(ctx, clients, fetch.Options{Namespaces: namespaces, PageSize: f.settings.PageSize})
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	m, malformed := relate.Mesh(objs, f.filters)
 	for _, s := range objs.Skipped {
@@ -123,7 +133,7 @@ func (f *Function) meshOf(ctx context.Context, clients *kubeclient.Clients, name
 	for _, w := range warnings {
 		f.log.Info("left out of the mesh", "reason", w)
 	}
-	return m, warnings, nil
+	return then(m, warnings)
 }
 
 // buildKey identifies identical requests: the same token and namespaces.

@@ -51,8 +51,11 @@ func (f *Function) startPush(namespace string, env map[string]string) error {
 	}
 	store := &announce.Store{ConfigMaps: own.Core.ConfigMaps(cmp.Or(p.StateNamespace, namespace)), Name: p.StateConfigMap}
 	// meshOf logs what it leaves out of the mesh.
-	build := func(ctx context.Context) (*mesh.Mesh, error) {
-		m, _, err := f.meshOf(ctx, own, nil)
+	build := func(ctx context.Context) (m *mesh.Mesh, err error) {
+		err = f.meshOf(ctx, own, nil, func(built *mesh.Mesh, _ []string) error {
+			m = built
+			return nil
+		})
 		return m, err
 	}
 	f.push, err = announce.New(cfg, build, store, f.log.With("component", "push"))

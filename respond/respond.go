@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
+
 	"github.com/knative-eventmesh/function/objects"
 )
 
@@ -48,7 +50,10 @@ const MaxWarnings = 20
 // JSON writes body, whose entity tag is etag, or 304 Not Modified when the
 // request's If-None-Match holds that tag. Each warning becomes a Warning
 // header, up to MaxWarnings.
-func JSON(w http.ResponseWriter, r *http.Request, body []byte, etag string, warnings []string) {
+// gzipped, when not nil, is body gzipped: a GET that accepts gzip gets it,
+// with Content-Encoding: gzip, which the function's gzip handler passes
+// on as it is.
+func JSON(w http.ResponseWriter, r *http.Request, body, gzipped []byte, etag string, warnings []string) {
 	h := w.Header()
 	h.Set("ETag", etag)
 	h.Set("Cache-Control", "private, no-cache")
@@ -66,6 +71,10 @@ func JSON(w http.ResponseWriter, r *http.Request, body []byte, etag string, warn
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
+	if gzipped != nil && r.Method == http.MethodGet && AcceptsGzip(r) {
+		h.Set("Content-Encoding", "gzip")
+		body = gzipped
+	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
@@ -143,4 +152,40 @@ func cause(err error, oe *objects.Error) string {
 		return oe.Err.Error()
 	}
 	return err.Error()
+}
+
+// AcceptsGzip reports whether r's Accept-Encoding accepts gzip: it names
+// gzip with a quality above 0.
+func AcceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		q := 1.0
+		if name, value, ok := strings.Cut(strings.TrimSpace(params), "="); ok && strings.EqualFold(strings.TrimSpace(name), "q") {
+			var err error
+			if q, err = strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil {
+				return false
+			}
+		}
+		return q > 0
+	}
+	return false
+}
+
+// Gzip returns body gzipped.
+func Gzip(body []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(body); err != nil {
+		return nil, fmt.Errorf("gzipping the mesh: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("gzipping the mesh: %w", err)
+	}
+	return buf.Bytes(), nil
 }

@@ -1,10 +1,13 @@
 package respond
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -87,7 +90,7 @@ func TestJSONConditional(t *testing.T) {
 			r.Header.Set("If-None-Match", tt.ifNoneMatch)
 		}
 		w := httptest.NewRecorder()
-		JSON(w, r, body, etag, []string{`CRDs "left" out`})
+		JSON(w, r, body, nil, etag, []string{`CRDs "left" out`})
 		if w.Code != tt.status {
 			t.Errorf("If-None-Match %q: status %d, want %d", tt.ifNoneMatch, w.Code, tt.status)
 		}
@@ -110,7 +113,7 @@ func TestJSONBoundsWarnings(t *testing.T) {
 			warnings = append(warnings, fmt.Sprintf("object %d left out", i))
 		}
 		w := httptest.NewRecorder()
-		JSON(w, httptest.NewRequest(http.MethodGet, "/v1/getEventMesh", nil), []byte(`{}`), `W/"x"`, warnings)
+		JSON(w, httptest.NewRequest(http.MethodGet, "/v1/getEventMesh", nil), []byte(`{}`), nil, `W/"x"`, warnings)
 		got := w.Header().Values("Warning")
 		if len(got) != min(n, MaxWarnings) {
 			t.Fatalf("%d warnings: %d Warning headers, want %d", n, len(got), min(n, MaxWarnings))
@@ -121,6 +124,73 @@ func TestJSONBoundsWarnings(t *testing.T) {
 		}
 		if n == MaxWarnings && !strings.Contains(last, fmt.Sprintf("object %d left out", n-1)) {
 			t.Errorf("%d warnings: last header %q, want the last warning", n, last)
+		}
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	tests := []struct {
+		accept string
+		want   bool
+	}{
+		{"", false},
+		{"gzip", true},
+		{"GZIP", true},
+		{"br, gzip;q=0.5", true},
+		{"gzip; q=0", false},
+		{"gzip;q=0.0", false},
+		{"gzip;q=x", false},
+		{"deflate, br", false},
+		{"*", false},
+		{"xgzip", false},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodGet, "/v1/getEventMesh", nil)
+		r.Header.Set("Accept-Encoding", tt.accept)
+		if got := AcceptsGzip(r); got != tt.want {
+			t.Errorf("AcceptsGzip(%q) = %v, want %v", tt.accept, got, tt.want)
+		}
+	}
+}
+
+// TestJSONGzipped checks that the gzipped body goes to a GET that accepts
+// gzip, and the plain body to the others.
+func TestJSONGzipped(t *testing.T) {
+	body := []byte(`{"eventTypes":[]}`)
+	gzipped, err := Gzip(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		method, accept string
+		gzip           bool
+	}{
+		{http.MethodGet, "gzip", true},
+		{http.MethodGet, "", false},
+		{http.MethodHead, "gzip", false},
+	} {
+		r := httptest.NewRequest(tt.method, "/v1/getEventMesh", nil)
+		r.Header.Set("Accept-Encoding", tt.accept)
+		w := httptest.NewRecorder()
+		JSON(w, r, body, gzipped, ETag(body), nil)
+		gotGzip := w.Header().Get("Content-Encoding") == "gzip"
+		if gotGzip != tt.gzip {
+			t.Errorf("%s with Accept-Encoding %q: Content-Encoding %q", tt.method, tt.accept, w.Header().Get("Content-Encoding"))
+		}
+		want := body
+		if tt.gzip {
+			zr, err := gzip.NewReader(w.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(want, body) {
+				t.Errorf("gunzipped %q, want %q", want, body)
+			}
+		} else if tt.method == http.MethodGet && !bytes.Equal(w.Body.Bytes(), want) {
+			t.Errorf("%s with Accept-Encoding %q: body %q, want %q", tt.method, tt.accept, w.Body.Bytes(), body)
 		}
 	}
 }
