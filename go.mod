@@ -2,6 +2,10 @@ module github.com/knative-eventmesh/function
 
 go 1.26.0
 
+// npm installs Backstage packages into node_modules folders, some with
+// .go files of their own: no go command enters them.
+ignore node_modules
+
 require (
 	github.com/antlr/antlr4/runtime/Go/antlr v1.4.10
 	github.com/cloudevents/sdk-go/sql/v2 v2.16.2

@@ -2,6 +2,10 @@ module github.com/knative-eventmesh/function/tests
 
 go 1.26.0
 
+// npm installs Backstage packages into node_modules folders, some with
+// .go files of their own: no go command enters them.
+ignore node_modules
+
 replace github.com/knative-eventmesh/function => ../
 
 // k8s.io/kubernetes refers to its staging modules by replace; pin them to the release.
