@@ -84,6 +84,26 @@ type discoveryProxy struct {
 
 func plainDiscoveryProxy(t *testing.T) *discoveryProxy {
 	t.Helper()
+	p := &discoveryProxy{}
+	p.kubeconfig = startAPIProxy(t, func(r *httputil.ProxyRequest) {
+		if r.In.URL.Path == "/apis" {
+			r.Out.Header.Set("Accept", "application/json")
+		}
+		if strings.Count(strings.Trim(r.In.URL.Path, "/"), "/") == 2 && strings.HasPrefix(r.In.URL.Path, "/apis/") {
+			p.mu.Lock()
+			p.paths = append(p.paths, r.In.URL.Path)
+			p.mu.Unlock()
+		}
+	}, nil)
+	return p
+}
+
+// startAPIProxy starts a TLS proxy to the API server that passes each
+// request to rewrite, and returns a kubeconfig that reaches the API server
+// through it. answer, when not nil, may answer a request itself, instead
+// of the API server: it reports whether it did.
+func startAPIProxy(t *testing.T, rewrite func(*httputil.ProxyRequest), answer func(http.ResponseWriter, *http.Request) bool) string {
+	t.Helper()
 	cfg := testCluster.Config()
 	upstream, err := url.Parse(cfg.Host)
 	if err != nil {
@@ -93,35 +113,31 @@ func plainDiscoveryProxy(t *testing.T) *discoveryProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &discoveryProxy{}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(upstream)
-			if r.In.URL.Path == "/apis" {
-				r.Out.Header.Set("Accept", "application/json")
-			}
-			if strings.Count(strings.Trim(r.In.URL.Path, "/"), "/") == 2 && strings.HasPrefix(r.In.URL.Path, "/apis/") {
-				p.mu.Lock()
-				p.paths = append(p.paths, r.In.URL.Path)
-				p.mu.Unlock()
-			}
+			rewrite(r)
 		},
 		Transport: transport,
 	}
-	srv := httptest.NewUnstartedServer(rp)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if answer == nil || !answer(w, r) {
+			rp.ServeHTTP(w, r)
+		}
+	}))
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 
-	p.kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	// The function's own identity is a token: the proxy ends TLS, so a
 	// client certificate would not reach the API server.
 	own := &rest.Config{Host: srv.URL, BearerToken: readerToken, TLSClientConfig: rest.TLSClientConfig{CAData: ca}}
-	if err := testCluster.WriteKubeconfig(p.kubeconfig, own); err != nil {
+	if err := testCluster.WriteKubeconfig(kubeconfig, own); err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return kubeconfig
 }
 
 // versionDocs returns the paths of the API versions' discovery documents
