@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -140,7 +142,7 @@ func (r *reader) brokers(ctx context.Context) error {
 		var out []objects.Meta
 		err := r.listMetadata(ctx, brokersGVR, ns, "", func(m *metav1.PartialObjectMetadata) {
 			out = append(out, metaOf(&m.ObjectMeta))
-		})
+		}, func() { out = nil })
 		return out, err
 	})
 	r.objs.Brokers = items
@@ -217,8 +219,9 @@ func (r *reader) subscriptions(ctx context.Context, ns string, see func(*duckv1.
 // listMetadata lists the metadata of resource gvr in namespace ns, and
 // passes each object to keep as its page is read: a caller keeps what it
 // needs of it, and the rest (managed fields, most of all) goes with the
-// page.
-func (r *reader) listMetadata(ctx context.Context, gvr schema.GroupVersionResource, ns, selector string, keep func(*metav1.PartialObjectMetadata)) error {
+// page. restart is called when the list starts again from the beginning
+// (its continue token expired): the caller drops what it kept.
+func (r *reader) listMetadata(ctx context.Context, gvr schema.GroupVersionResource, ns, selector string, keep func(*metav1.PartialObjectMetadata), restart func()) error {
 	return r.each(ctx, what("list", resourceName(gvr), ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		o.LabelSelector = selector
 		return r.c.Metadata.Resource(gvr).Namespace(ns).List(ctx, o)
@@ -229,23 +232,40 @@ func (r *reader) listMetadata(ctx context.Context, gvr schema.GroupVersionResour
 		}
 		keep(m)
 		return nil
-	})
+	}, restart)
 }
 
 // each pages through a list, calling fn for every item; the next page is
 // fetched while fn works through the current one. An error says what was
 // being done (doing, e.g. "list triggers.eventing.knative.dev").
-func (r *reader) each(ctx context.Context, doing string, page pager.ListPageFunc, fn func(runtime.Object) error) error {
-	p := pager.New(func(ctx context.Context, o metav1.ListOptions) (obj runtime.Object, err error) {
+//
+// A continue token that expired (the list took longer than the API server
+// keeps it) restarts the list as one whole request, as client-go's
+// pager.List does (its EachListItem does not): restart is called first.
+func (r *reader) each(ctx context.Context, doing string, page pager.ListPageFunc, fn func(runtime.Object) error, restart func()) error {
+	var continued atomic.Bool
+	request := func(ctx context.Context, o metav1.ListOptions) (obj runtime.Object, err error) {
+		if o.Continue != "" {
+			continued.Store(true)
+		}
 		err = r.request(ctx, func() error {
 			obj, err = page(ctx, o)
 			return err
 		})
 		return obj, err
-	})
+	}
+	p := pager.New(request)
 	p.PageSize = r.opts.PageSize
 	p.PageBufferSize = 2
-	if err := p.EachListItem(ctx, metav1.ListOptions{}, fn); err != nil {
+	err := p.EachListItem(ctx, metav1.ListOptions{}, fn)
+	if apierrors.IsResourceExpired(err) && continued.Load() {
+		restart()
+		var whole runtime.Object
+		if whole, err = request(ctx, metav1.ListOptions{}); err == nil {
+			err = meta.EachListItem(whole, fn)
+		}
+	}
+	if err != nil {
 		return wrap(doing, err)
 	}
 	return nil

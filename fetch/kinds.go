@@ -121,7 +121,7 @@ func (r *reader) kinds(ctx context.Context, label string, discovered apisFunc) (
 	var crds []objects.Meta
 	err := r.listMetadata(ctx, crdsGVR, "", label, func(m *metav1.PartialObjectMetadata) {
 		crds = append(crds, metaOf(&m.ObjectMeta))
-	})
+	}, func() { crds = nil })
 	if optional(err) {
 		r.warn("objects of CRDs labelled %s left out: %v", label, err)
 		return nil, nil
@@ -251,7 +251,7 @@ func (r *reader) listChannels(ctx context.Context, k *objects.Kind, ns string) (
 	var out []objects.Object
 	err := r.listMetadata(ctx, gvrOf(k), ns, "", func(m *metav1.PartialObjectMetadata) {
 		out = append(out, objects.Object{Kind: k, Meta: metaOf(&m.ObjectMeta)})
-	})
+	}, func() { out = nil })
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +261,7 @@ func (r *reader) listChannels(ctx context.Context, k *objects.Kind, ns string) (
 // listSources lists k's objects whole, for spec.sink.
 func (r *reader) listSources(ctx context.Context, k *objects.Kind, ns string, warn warnFunc) ([]objects.Object, error) {
 	var out []objects.Object
+	var warnings []string // told once the whole list is read
 	gvr := gvrOf(k)
 	err := r.each(ctx, what("list", resourceName(gvr), ns), func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		return r.c.Dynamic.Resource(gvr).Namespace(ns).List(ctx, o)
@@ -272,13 +273,19 @@ func (r *reader) listSources(ctx context.Context, k *objects.Kind, ns string, wa
 		src := objects.Object{Kind: k, Meta: unstructuredMeta(u)}
 		sink, err := sinkRef(u)
 		if err != nil {
-			warn("sink of %s %s/%s left out: %v", k.Kind, u.GetNamespace(), u.GetName(), err)
+			warnings = append(warnings, fmt.Sprintf("sink of %s %s/%s left out: %v", k.Kind, u.GetNamespace(), u.GetName(), err))
 		}
 		src.Sink = referenceOf(sink)
 		out = append(out, src)
 		return nil
-	})
-	return out, err
+	}, func() { out, warnings = nil, nil })
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		warn("%s", w)
+	}
+	return out, nil
 }
 
 // sinkRef returns spec.sink.ref of a source, or nil when the sink is a URI

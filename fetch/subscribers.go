@@ -182,7 +182,7 @@ func (r *reader) labelled(ctx context.Context, gvk schema.GroupVersionKind, ns s
 		if id := m.Labels[BackstageIDLabel]; id != "" {
 			ids[objects.Ref{Group: gvk.Group, Kind: gvk.Kind, Namespace: m.Namespace, Name: m.Name}] = id
 		}
-	})
+	}, func() { clear(ids) })
 	if err != nil {
 		return nil, err
 	}
