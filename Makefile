@@ -113,6 +113,9 @@ e2e: $(CONTROL_PLANE) $(ADAPTER) $(FUNC)
 MUTATE_PKGS ?= . ./fetch ./relate ./filter ./mesh ./respond ./announce ./coalesce ./token ./kubeclient
 MUTATE_OUT ?= bin/mutate
 MUTATE_WORKERS ?= 1
+# A mutant whose tests take MUTATE_TIMEOUT times as long as the unmutated
+# ones is TIMED OUT; on a busy machine compiling alone can take that long.
+MUTATE_TIMEOUT ?= 30
 .PHONY: mutate
 mutate: $(GREMLINS)
 	@mkdir -p $(MUTATE_OUT)
@@ -120,7 +123,7 @@ mutate: $(GREMLINS)
 	  name=$$(basename $$(realpath $$pkg)); \
 	  if [ "$$pkg" = . ]; then name=root; fi; \
 	  echo "mutate $$pkg"; \
-	  $(GREMLINS) unleash --workers $(MUTATE_WORKERS) --test-cpu 1 --timeout-coefficient 10 \
+	  $(GREMLINS) unleash --workers $(MUTATE_WORKERS) --test-cpu 1 --timeout-coefficient $(MUTATE_TIMEOUT) \
 	    $$(if [ "$$pkg" = . ]; then echo "-E .*/.*"; fi) -o $(MUTATE_OUT)/$$name.json $$pkg \
 	    > $(MUTATE_OUT)/$$name.txt 2>&1 || status=$$?; \
 	  grep -E '^ +LIVED|^ +TIMED OUT|^Killed|^Test efficacy' $(MUTATE_OUT)/$$name.txt || true; \
