@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,7 +57,12 @@ func TestDamagedState(t *testing.T) {
 			cm.BinaryData = map[string][]byte{keyIndex: gzipped(t, []byte(`{}`))}
 			tt.damage(cm)
 			h := newHarness(t, Config{MaxAttempts: 2}, cm)
+			var logs bytes.Buffer
+			h.a.log = slog.New(slog.NewTextHandler(&logs, nil))
 			h.a.syncUntilDone(context.Background())
+			if !strings.Contains(logs.String(), "level=WARN msg=\"the state ConfigMap does not read") {
+				t.Errorf("no Warning in the log about the damaged state:\n%s", logs.String())
+			}
 			h.a.syncUntilDone(context.Background()) // the same mesh: nothing more
 			evs := h.sink.received()
 			if len(evs) != 1 {
