@@ -165,3 +165,40 @@ current-context: c
 	}
 	return path
 }
+
+// TestStartRefusesInsecure checks that a configuration that skips TLS
+// verification stops the start: callers' tokens would go over it.
+func TestStartRefusesInsecure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	const kubeconfig = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {}}]
+contexts: [{name: c, context: {cluster: c, user: u, namespace: ns}}]
+current-context: c
+`
+	if err := os.WriteFile(path, []byte(kubeconfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := New(WithLogOutput(io.Discard))
+	if err := f.Start(context.Background(), map[string]string{"KUBECONFIG": path}); err == nil || !strings.Contains(err.Error(), "insecure-skip-tls-verify") {
+		t.Errorf("Start error %v, want one naming insecure-skip-tls-verify", err)
+	}
+}
+
+// TestStartWithPush checks that Start turns push on when K_SINK is set.
+func TestStartWithPush(t *testing.T) {
+	var logs strings.Builder
+	f := New(WithLogOutput(&logs))
+	if err := f.Start(context.Background(), map[string]string{"KUBECONFIG": writeKubeconfig(t), "K_SINK": "http://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = f.Stop(ctx)
+	}()
+	if !strings.Contains(logs.String(), `"msg":"push is on"`) {
+		t.Errorf("push is not on with K_SINK set:\n%s", logs.String())
+	}
+}
