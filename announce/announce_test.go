@@ -74,14 +74,14 @@ func TestIndexRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := decodeIndex(b)
+	back, err := decodeIndex(b, maxIndexJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !Diff(idx, back).Empty() || len(back) != len(idx) {
 		t.Errorf("index changed in the round trip: %v vs %v", idx, back)
 	}
-	if _, err := decodeIndex([]byte("not gzip")); err == nil {
+	if _, err := decodeIndex([]byte("not gzip"), maxIndexJSON); err == nil {
 		t.Error("decodeIndex accepted garbage")
 	}
 }

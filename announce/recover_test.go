@@ -24,7 +24,10 @@ import (
 func gzipped(t *testing.T, data []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := zw.Write(data); err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +82,15 @@ func TestDamagedState(t *testing.T) {
 	}
 }
 
-// TestIndexLimit checks that an index of exactly the limit still reads.
+// TestIndexLimit checks that an index of exactly the limit reads, and one
+// byte more does not.
 func TestIndexLimit(t *testing.T) {
-	body := append(append([]byte(`{"x":"`), bytes.Repeat([]byte("a"), maxIndexJSON-len(`{"x":""}`))...), `"}`...)
-	idx, err := decodeIndex(gzipped(t, body))
-	if err != nil || len(idx) != 1 {
-		t.Errorf("an index of %d bytes: %d entries, error %v", len(body), len(idx), err)
+	body := []byte(`{"x":"aaaa"}`)
+	if idx, err := decodeIndex(gzipped(t, body), len(body)); err != nil || len(idx) != 1 {
+		t.Errorf("an index of the limit: %d entries, error %v", len(idx), err)
+	}
+	if _, err := decodeIndex(gzipped(t, body), len(body)-1); err == nil || !strings.Contains(err.Error(), "over") {
+		t.Errorf("an index over the limit: error %v", err)
 	}
 }
 

@@ -113,7 +113,7 @@ func parseState(cm *corev1.ConfigMap) (*State, error) {
 		}
 	}
 	if b := cm.BinaryData[keyIndex]; len(b) > 0 {
-		if st.Index, err = decodeIndex(b); err != nil {
+		if st.Index, err = decodeIndex(b, maxIndexJSON); err != nil {
 			return nil, fmt.Errorf("bad %s: %w", keyIndex, err)
 		}
 	}
@@ -182,17 +182,18 @@ func encodeIndex(idx Index) ([]byte, error) {
 // a damaged or hostile ConfigMap cannot take the function's memory.
 const maxIndexJSON = 64 << 20
 
-func decodeIndex(b []byte) (Index, error) {
+// decodeIndex decodes a gzipped index of at most limit bytes of JSON.
+func decodeIndex(b []byte, limit int) (Index, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(zr, maxIndexJSON+1))
+	data, err := io.ReadAll(io.LimitReader(zr, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxIndexJSON {
-		return nil, fmt.Errorf("the index is over %d MiB uncompressed", maxIndexJSON>>20)
+	if len(data) > limit {
+		return nil, fmt.Errorf("the index is over %d bytes uncompressed", limit)
 	}
 	idx := Index{}
 	return idx, json.Unmarshal(data, &idx)
