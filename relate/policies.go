@@ -41,35 +41,36 @@ type addressable struct {
 // Brokers, channels, sinks, EventTransforms, RequestReplies and flows.
 func (b *builder) addressables() map[string][]addressable {
 	byNS := map[string][]addressable{}
-	add := func(group, kind string, m *mesh.Meta, access *mesh.Access) {
+	m := &b.mesh
+	collect(byNS, m.Brokers, func(e *mesh.Broker) (string, string, *mesh.Meta, *mesh.Access) {
+		return brokerKind.Group, brokerKind.Kind, &e.Meta, &e.Access
+	})
+	collect(byNS, m.Subscribables, func(e *mesh.Subscribable) (string, string, *mesh.Meta, *mesh.Access) {
+		return e.Group, e.Kind, &e.Meta, &e.Access
+	})
+	collect(byNS, m.Sinks, func(e *mesh.Sink) (string, string, *mesh.Meta, *mesh.Access) {
+		return e.Group, e.Kind, &e.Meta, &e.Access
+	})
+	collect(byNS, m.EventTransforms, func(e *mesh.Transform) (string, string, *mesh.Meta, *mesh.Access) {
+		return e.Group, e.Kind, &e.Meta, &e.Access
+	})
+	collect(byNS, m.RequestReplies, func(e *mesh.RequestReply) (string, string, *mesh.Meta, *mesh.Access) {
+		return e.Group, e.Kind, &e.Meta, &e.Access
+	})
+	collect(byNS, m.Flows, func(e *mesh.Flow) (string, string, *mesh.Meta, *mesh.Access) {
+		return e.Group, e.Kind, &e.Meta, &e.Access
+	})
+	return byNS
+}
+
+// collect adds the entities of list to byNS; describe gives each one's
+// group, kind, metadata and access.
+func collect[E any](byNS map[string][]addressable, list []E, describe func(*E) (string, string, *mesh.Meta, *mesh.Access)) {
+	for i := range list {
+		group, kind, m, access := describe(&list[i])
 		ref := mesh.Reference{Group: group, Kind: kind, Namespace: m.Namespace, Name: m.Name}
 		byNS[m.Namespace] = append(byNS[m.Namespace], addressable{ref: ref, access: access})
 	}
-	m := &b.mesh
-	for i := range m.Brokers {
-		add(brokerKind.Group, brokerKind.Kind, &m.Brokers[i].Meta, &m.Brokers[i].Access)
-	}
-	for i := range m.Subscribables {
-		e := &m.Subscribables[i]
-		add(e.Group, e.Kind, &e.Meta, &e.Access)
-	}
-	for i := range m.Sinks {
-		e := &m.Sinks[i]
-		add(e.Group, e.Kind, &e.Meta, &e.Access)
-	}
-	for i := range m.EventTransforms {
-		e := &m.EventTransforms[i]
-		add(e.Group, e.Kind, &e.Meta, &e.Access)
-	}
-	for i := range m.RequestReplies {
-		e := &m.RequestReplies[i]
-		add(e.Group, e.Kind, &e.Meta, &e.Access)
-	}
-	for i := range m.Flows {
-		e := &m.Flows[i]
-		add(e.Group, e.Kind, &e.Meta, &e.Access)
-	}
-	return byNS
 }
 
 // addPolicies adds the EventPolicies and the default authorization mode,

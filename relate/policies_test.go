@@ -125,3 +125,35 @@ func TestTargets(t *testing.T) {
 		t.Errorf("targets\n%s\nwant\n%s", got, want)
 	}
 }
+
+// FuzzPolicyTargets checks that any spec.to either parses or is left out
+// with an error, never panics, and that a reference applies to the object
+// of its own kind and name alone.
+func FuzzPolicyTargets(f *testing.F) {
+	f.Add("eventing.knative.dev/v1", "Broker", "b", "tier", "In", "gold")
+	f.Add("", "", "", "k", "Near", "")
+	f.Add("a/b/c", "Broker", "b", "", "Exists", "")
+	f.Add("v1", "Service", "s", "k!", "NotIn", "v")
+	f.Fuzz(func(t *testing.T, apiVersion, kind, name, key, operator, value string) {
+		p := &objects.EventPolicy{Meta: objects.Meta{Name: "p", Namespace: "ns"}, To: []objects.PolicyTarget{
+			{Ref: &objects.Reference{APIVersion: apiVersion, Kind: kind, Name: name}},
+			{Selector: &objects.PolicySelector{APIVersion: apiVersion, Kind: kind,
+				MatchExpressions: []objects.SelectorRequirement{{Key: key, Operator: operator, Values: []string{value}}}}},
+		}}
+		targets, err := policyTargets(p)
+		if err != nil {
+			return
+		}
+		if len(targets) != 2 {
+			t.Fatalf("%d targets of 2 entries", len(targets))
+		}
+		ref := targets[0]
+		other := mesh.Reference{Group: ref.group, Kind: kind, Namespace: "ns", Name: name + "-other"}
+		if appliesTo(targets[:1], other, nil) {
+			t.Errorf("a reference to %q applies to %q", name, other.Name)
+		}
+		if kind != "" && !appliesTo(targets[:1], mesh.Reference{Group: ref.group, Kind: kind, Namespace: "ns", Name: name}, nil) {
+			t.Errorf("a reference to %s %q does not apply to it", kind, name)
+		}
+	})
+}
