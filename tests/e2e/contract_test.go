@@ -672,7 +672,7 @@ spec:
 		},
 	},
 	{
-		name: "event policies, sinks, transforms and request-reply",
+		name: "event policies and the kinds they apply to",
 		objects: broker + `
 ---
 apiVersion: eventing.knative.dev/v1
