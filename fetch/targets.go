@@ -70,16 +70,6 @@ var (
 	eventPolicies    = newKind{eventingv1alpha1.SchemeGroupVersion.Group, eventingv1alpha1.SchemeGroupVersion.Version, "eventpolicies", "EventPolicy"}
 )
 
-// NewKinds are the resources of the kinds listed at a fixed version, as
-// "resource.group", for RBAC and the tests.
-func NewKinds() []string {
-	var names []string
-	for _, k := range []newKind{jobSinks, integrationSinks, eventTransforms, requestReplies, sequences, parallels, eventPolicies} {
-		names = append(names, k.name())
-	}
-	return names
-}
-
 // listNew lists the objects of k in the mesh's scope, decoding each into
 // T and converting it. A kind that is not served, or that the token may
 // not list, is left out with a Warning.
