@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	eventingv1alpha1 "knative.dev/eventing/pkg/apis/eventing/v1alpha1"
 
 	"github.com/knative-eventmesh/function/objects"
@@ -76,23 +76,18 @@ func (r *reader) eventPolicies(ctx context.Context) error {
 // Eventing's default holds. A token that may not read it gets the mesh
 // without it, and a Warning.
 func (r *reader) authorizationMode(ctx context.Context) error {
-	var data map[string]string
-	err := r.request(ctx, func() error {
-		cm, err := r.c.Core.ConfigMaps(FeaturesNamespace).Get(ctx, FeaturesConfigMap, metav1.GetOptions{})
-		if err == nil {
-			data = cm.Data
-		}
-		return err
-	})
+	var cm corev1.ConfigMap
+	err := r.getJSON(ctx, what("get", "configmaps named "+FeaturesConfigMap, FeaturesNamespace),
+		[]string{"/api/v1/namespaces", FeaturesNamespace, "configmaps", FeaturesConfigMap}, &cm)
 	switch {
 	case apierrors.IsNotFound(err):
 	case optional(err):
 		r.warn("the default authorization mode left out: %v", leftOutReason(err))
 		return nil
 	case err != nil:
-		return wrap(what("get", "configmaps named "+FeaturesConfigMap, FeaturesNamespace), err)
+		return err
 	}
-	mode := strings.TrimSpace(data[DefaultAuthorizationMode])
+	mode := strings.TrimSpace(cm.Data[DefaultAuthorizationMode])
 	if mode == "" {
 		mode = objects.AllowSameNamespace
 	}

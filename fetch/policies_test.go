@@ -2,51 +2,58 @@ package fetch
 
 import (
 	"context"
-	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 
 	"github.com/knative-eventmesh/function/kubeclient"
 	"github.com/knative-eventmesh/function/objects"
 )
 
 func TestAuthorizationMode(t *testing.T) {
-	features := func(data map[string]string) runtime.Object {
-		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: FeaturesConfigMap, Namespace: FeaturesNamespace}, Data: data}
+	const path = "/api/v1/namespaces/" + FeaturesNamespace + "/configmaps/" + FeaturesConfigMap
+	status := func(code int, reason string) string {
+		return `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"` + reason + `","code":` + strconv.Itoa(code) + `}`
 	}
 	tests := []struct {
 		name    string
-		objects []runtime.Object
-		err     error // of every get
+		code    int
+		body    string
 		want    string
 		warning string
 		fails   bool
 	}{
-		{name: "set", objects: []runtime.Object{features(map[string]string{DefaultAuthorizationMode: " deny-all\n"})}, want: objects.DenyAll},
-		{name: "key missing", objects: []runtime.Object{features(map[string]string{"authentication-oidc": "enabled"})}, want: objects.AllowSameNamespace},
-		{name: "ConfigMap missing", want: objects.AllowSameNamespace},
-		{name: "elsewhere", objects: []runtime.Object{&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: FeaturesConfigMap, Namespace: "other"},
-			Data: map[string]string{DefaultAuthorizationMode: objects.AllowAll}}}, want: objects.AllowSameNamespace},
-		{name: "forbidden", err: apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, FeaturesConfigMap, nil),
-			warning: "the default authorization mode left out", want: ""},
-		{name: "server error", err: apierrors.NewInternalError(errors.New("etcd is down")), fails: true},
+		{name: "set", code: 200, body: `{"data":{"default-authorization-mode":" deny-all\n"}}`, want: objects.DenyAll},
+		{name: "key missing", code: 200, body: `{"data":{"authentication-oidc":"enabled"}}`, want: objects.AllowSameNamespace},
+		{name: "no data", code: 200, body: `{}`, want: objects.AllowSameNamespace},
+		{name: "ConfigMap missing", code: 404, body: status(404, "NotFound"), want: objects.AllowSameNamespace},
+		{name: "forbidden", code: 403, body: status(403, "Forbidden"), warning: "the default authorization mode left out"},
+		{name: "server error", code: 500, body: status(500, "InternalError"), fails: true},
+		{name: "not JSON", code: 200, body: `<html>`, fails: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			client := fake.NewClientset(tt.objects...)
-			if tt.err != nil {
-				client.PrependReactor("get", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, tt.err })
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != path {
+					http.NotFound(w, r)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tt.code)
+				_, _ = w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			rc, err := rest.UnversionedRESTClientFor(&rest.Config{Host: srv.URL, ContentConfig: rest.ContentConfig{NegotiatedSerializer: scheme.Codecs.WithoutConversion()}})
+			if err != nil {
+				t.Fatal(err)
 			}
-			r := &reader{c: &kubeclient.Clients{Core: client.CoreV1()}, objs: &objects.Set{}, inFlight: make(chan struct{}, 1)}
-			err := r.authorizationMode(context.Background())
+			r := &reader{c: &kubeclient.Clients{REST: rc}, objs: &objects.Set{}, inFlight: make(chan struct{}, 1)}
+			err = r.authorizationMode(context.Background())
 			if (err != nil) != tt.fails {
 				t.Fatalf("error %v, want an error: %v", err, tt.fails)
 			}
