@@ -167,3 +167,27 @@ func serve(a *Announcer, w http.ResponseWriter, r *http.Request) {
 	}
 	respond.Error(w, rej.Status, rej.Reason)
 }
+
+func TestDiffAddedEntities(t *testing.T) {
+	before := testMesh()
+	after := testMesh()
+	after.Flows = []mesh.Flow{{Meta: mesh.Meta{Namespace: "a", Name: "seq"}, Group: "flows.knative.dev", Kind: "Sequence"}}
+	after.Sinks = []mesh.Sink{{Meta: mesh.Meta{Namespace: "a", Name: "job"}, Group: "sinks.knative.dev", Kind: "JobSink"}}
+	after.EventTransforms = []mesh.Transform{{Meta: mesh.Meta{Namespace: "a", Name: "tr"}, Group: "eventing.knative.dev", Kind: "EventTransform"}}
+	after.RequestReplies = []mesh.RequestReply{{Meta: mesh.Meta{Namespace: "a", Name: "rr"}, Group: "eventing.knative.dev", Kind: "RequestReply"}}
+	after.EventPolicies = []mesh.EventPolicy{{Meta: mesh.Meta{Namespace: "a", Name: "p"}}}
+	after.Brokers[0].EventPolicies = []string{"a/p"}
+	after.Normalize()
+	oldIdx, _ := IndexOf(before)
+	newIdx, err := IndexOf(after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(Diff(oldIdx, newIdx))
+	want := `{"added":[{"kind":"JobSink","namespace":"a","name":"job"},{"kind":"EventPolicy","namespace":"a","name":"p"},` +
+		`{"kind":"RequestReply","namespace":"a","name":"rr"},{"kind":"Sequence","namespace":"a","name":"seq"},{"kind":"EventTransform","namespace":"a","name":"tr"}],` +
+		`"removed":[],"updated":[{"kind":"Broker","namespace":"a","name":"b"}]}`
+	if string(got) != want {
+		t.Errorf("Diff =\n %s\nwant\n %s", got, want)
+	}
+}

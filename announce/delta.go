@@ -22,7 +22,9 @@ type Index map[string]string
 const (
 	eventTypeKind = "EventType"
 	brokerKind    = "Broker"
-	eventingGroup = "eventing.knative.dev"
+	// EventPolicy entities carry no kind in the JSON either.
+	eventPolicyKind = "EventPolicy"
+	eventingGroup   = "eventing.knative.dev"
 )
 
 // IndexOf returns the index of m.
@@ -56,6 +58,36 @@ func IndexOf(m *mesh.Mesh) (Index, error) {
 	for i := range m.Sources {
 		s := &m.Sources[i]
 		if err := add(s.Group, s.Kind, &s.Meta, s); err != nil {
+			return nil, err
+		}
+	}
+	// The entities added beside the four lists the published provider reads.
+	for i := range m.Sinks {
+		s := &m.Sinks[i]
+		if err := add(s.Group, s.Kind, &s.Meta, s); err != nil {
+			return nil, err
+		}
+	}
+	for i := range m.EventTransforms {
+		s := &m.EventTransforms[i]
+		if err := add(s.Group, s.Kind, &s.Meta, s); err != nil {
+			return nil, err
+		}
+	}
+	for i := range m.RequestReplies {
+		s := &m.RequestReplies[i]
+		if err := add(s.Group, s.Kind, &s.Meta, s); err != nil {
+			return nil, err
+		}
+	}
+	for i := range m.Flows {
+		s := &m.Flows[i]
+		if err := add(s.Group, s.Kind, &s.Meta, s); err != nil {
+			return nil, err
+		}
+	}
+	for i := range m.EventPolicies {
+		if err := add(eventingGroup, eventPolicyKind, &m.EventPolicies[i].Meta, &m.EventPolicies[i]); err != nil {
 			return nil, err
 		}
 	}

@@ -58,6 +58,9 @@ func All(ctx context.Context, c *kubeclient.Clients, opts Options) (*objects.Set
 	g.Go(func() error { return r.eventTypes(ctx) })
 	g.Go(func() error { return r.crdKinds(ctx) })
 	g.Go(func() error { return r.consumers(ctx) })
+	g.Go(func() error { return r.targets(ctx) })
+	g.Go(func() error { return r.eventPolicies(ctx) })
+	g.Go(func() error { return r.authorizationMode(ctx) })
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
@@ -138,12 +141,11 @@ func inEachNamespace[T any](ctx context.Context, r *reader, list func(ctx contex
 }
 
 func (r *reader) brokers(ctx context.Context) error {
-	items, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]objects.Meta, error) {
-		var out []objects.Meta
-		err := r.listMetadata(ctx, brokersGVR, ns, "", func(m *metav1.PartialObjectMetadata) {
-			out = append(out, metaOf(&m.ObjectMeta))
-		}, func() { out = nil })
-		return out, err
+	items, err := inEachNamespace(ctx, r, func(ctx context.Context, ns string) ([]objects.Broker, error) {
+		path := collectionPath(brokersGVR.Group, brokersGVR.Version, brokersGVR.Resource, ns)
+		return listRaw(ctx, r, what("list", resourceName(brokersGVR), ns), "Broker", path, func(b *addressableItem[noSpec]) objects.Broker {
+			return objects.Broker{Meta: b.Metadata.meta(), Addressable: b.Status.addressable()}
+		}, r.warn)
 	})
 	r.objs.Brokers = items
 	return err
@@ -157,7 +159,7 @@ const (
 	likelySubscriberKind       = "Service"
 )
 
-// consumers lists Triggers and Subscriptions, then resolves their
+// consumers lists Triggers, Subscriptions and flows, then resolves their
 // subscribers. The list of each kind of subscriber starts as soon as a page
 // names that kind, while the rest of the Triggers are still coming; that
 // of Knative Services starts at once.
@@ -182,6 +184,7 @@ func (r *reader) consumers(ctx context.Context) error {
 		r.objs.Subscriptions = items
 		return err
 	})
+	g.Go(func() error { return r.flows(gctx, see) })
 	if err := g.Wait(); err != nil {
 		return err
 	}
@@ -291,4 +294,13 @@ func resourceName(gvr schema.GroupVersionResource) string {
 // there or may not be read, so that it can be left out.
 func optional(err error) bool {
 	return apierrors.IsForbidden(err) || apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err)
+}
+
+// all runs fns in parallel and returns the first error.
+func all(ctx context.Context, fns ...func(context.Context) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, fn := range fns {
+		g.Go(func() error { return fn(ctx) })
+	}
+	return g.Wait()
 }

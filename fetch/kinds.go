@@ -108,7 +108,7 @@ func (r *reader) listObjects(ctx context.Context, k *objects.Kind, withSink bool
 		if withSink {
 			return r.listSources(ctx, k, ns, warn)
 		}
-		return r.listChannels(ctx, k, ns)
+		return r.listChannels(ctx, k, ns, warn)
 	})
 }
 
@@ -246,16 +246,14 @@ func resource(list *metav1.APIResourceList, name string) (metav1.APIResource, bo
 	return metav1.APIResource{}, false
 }
 
-// listChannels lists the metadata of k's objects: all a channel shows.
-func (r *reader) listChannels(ctx context.Context, k *objects.Kind, ns string) ([]objects.Object, error) {
-	var out []objects.Object
-	err := r.listMetadata(ctx, gvrOf(k), ns, "", func(m *metav1.PartialObjectMetadata) {
-		out = append(out, objects.Object{Kind: k, Meta: metaOf(&m.ObjectMeta)})
-	}, func() { out = nil })
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+// listChannels lists k's objects for their metadata and address status:
+// all a channel shows.
+func (r *reader) listChannels(ctx context.Context, k *objects.Kind, ns string, warn warnFunc) ([]objects.Object, error) {
+	gvr := gvrOf(k)
+	path := collectionPath(gvr.Group, gvr.Version, gvr.Resource, ns)
+	return listRaw(ctx, r, what("list", resourceName(gvr), ns), k.Kind, path, func(c *addressableItem[noSpec]) objects.Object {
+		return objects.Object{Kind: k, Meta: c.Metadata.meta(), Addressable: c.Status.addressable()}
+	}, warn)
 }
 
 // listSources lists k's objects whole, for spec.sink.

@@ -77,7 +77,7 @@ func (r *reader) prefetched(gvk schema.GroupVersionKind) *kindList {
 }
 
 // subscribers resolves the Backstage id of every subscriber reference of
-// the Triggers and Subscriptions.
+// the Triggers, Subscriptions and flows.
 func (r *reader) subscribers(ctx context.Context) error {
 	byKind := map[schema.GroupVersionKind]map[objects.Ref]bool{}
 	add := func(ref *objects.Reference, ns string) {
@@ -98,6 +98,12 @@ func (r *reader) subscribers(ctx context.Context) error {
 	for i := range r.objs.Subscriptions {
 		s := &r.objs.Subscriptions[i]
 		add(s.Subscriber, s.Namespace)
+	}
+	for i := range r.objs.Flows {
+		f := &r.objs.Flows[i]
+		for _, step := range f.Steps {
+			add(step, f.Namespace)
+		}
 	}
 
 	ids := &idSet{ids: map[objects.Ref]string{}}

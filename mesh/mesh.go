@@ -15,11 +15,141 @@ import (
 )
 
 // Mesh is the whole event mesh of a cluster, or of some of its namespaces.
+//
+// The first four lists are those the published Backstage provider reads;
+// the rest were added beside them, and it ignores them.
 type Mesh struct {
 	EventTypes    []EventType    `json:"eventTypes"`
 	Brokers       []Broker       `json:"brokers"`
 	Subscribables []Subscribable `json:"subscribables"`
 	Sources       []Source       `json:"sources"`
+	// Sinks are JobSinks and IntegrationSinks.
+	Sinks           []Sink         `json:"sinks"`
+	EventTransforms []Transform    `json:"eventTransforms"`
+	RequestReplies  []RequestReply `json:"requestReplies"`
+	// Flows are Sequences and Parallels.
+	Flows         []Flow        `json:"flows"`
+	EventPolicies []EventPolicy `json:"eventPolicies"`
+	// DefaultAuthorizationMode is Eventing's default-authorization-mode:
+	// who may send to an addressable no EventPolicy applies to
+	// ("allow-same-namespace", "allow-all" or "deny-all"), or "unknown"
+	// when the token may not read it.
+	DefaultAuthorizationMode string `json:"defaultAuthorizationMode"`
+}
+
+// UnknownAuthorizationMode is the DefaultAuthorizationMode of a mesh whose
+// token may not read it.
+const UnknownAuthorizationMode = "unknown"
+
+// Access is who may send events to an addressable: its audience and the
+// EventPolicies that apply to it, with the senders they allow. When
+// EventPolicies is empty, the mesh's DefaultAuthorizationMode applies.
+type Access struct {
+	// Audience is status.address.audience: the audience of the OIDC
+	// tokens a sender presents. Absent when it advertises none.
+	Audience string `json:"audience,omitempty"`
+	// EventPolicies lists "<namespace>/<name>" of the EventPolicies that
+	// apply.
+	EventPolicies []string `json:"eventPolicies"`
+	// AllowedSenders are the objects those policies allow to send.
+	AllowedSenders []Sender `json:"allowedSenders"`
+	// AllowedSubjects are the OIDC subjects those policies allow ("*" at
+	// the end matches any rest).
+	AllowedSubjects []string `json:"allowedSubjects"`
+}
+
+// Sender is an object an EventPolicy allows to send, with its Backstage
+// id when the mesh knows the object and it carries the label
+// backstage.io/kubernetes-id.
+type Sender struct {
+	Reference
+	BackstageID string `json:"backstageId,omitempty"`
+}
+
+// Sink is a JobSink or an IntegrationSink (sinks.knative.dev).
+type Sink struct {
+	Meta
+	Group string `json:"group"`
+	Kind  string `json:"kind"`
+	Access
+}
+
+// Transform is an EventTransform.
+type Transform struct {
+	Meta
+	Group string `json:"group"`
+	Kind  string `json:"kind"`
+	Access
+	// Sink is where it sends the transformed events, when spec.sink.ref
+	// names an object; absent otherwise (a reply).
+	Sink *Reference `json:"sink,omitempty"`
+}
+
+// RequestReply is a RequestReply.
+type RequestReply struct {
+	Meta
+	Group string `json:"group"`
+	Kind  string `json:"kind"`
+	Access
+	// Broker is spec.brokerRef: the Broker requests go through.
+	Broker *Reference `json:"broker,omitempty"`
+}
+
+// Flow is a Sequence or a Parallel (flows.knative.dev).
+type Flow struct {
+	Meta
+	Group string `json:"group"`
+	Kind  string `json:"kind"`
+	Access
+	// Calls are the objects it sends the events it receives to: the
+	// subscribers of a Sequence's steps, the filters and subscribers of a
+	// Parallel's branches.
+	Calls []Reference `json:"calls"`
+	// Replies are the objects it sends replies to.
+	Replies []Reference `json:"replies"`
+	// ConsumedBy lists the Backstage ids of what receives its events,
+	// followed through the flows it calls.
+	ConsumedBy []string `json:"consumedBy"`
+}
+
+// EventPolicy is an EventPolicy: whom it allows to send to what.
+type EventPolicy struct {
+	Meta
+	// AppliesTo are the objects of the mesh it applies to.
+	AppliesTo []Reference `json:"appliesTo"`
+	// To is spec.to as written: references and selectors.
+	To []PolicyTarget `json:"to"`
+	// AllowedSenders are spec.from's references.
+	AllowedSenders []Sender `json:"allowedSenders"`
+	// AllowedSubjects are spec.from's subjects and the subjects Eventing
+	// resolved its references to (status.from).
+	AllowedSubjects []string `json:"allowedSubjects"`
+	// Filtered is true when spec.filters further limits the events
+	// allowed.
+	Filtered bool `json:"filtered"`
+}
+
+// PolicyTarget is an entry of an EventPolicy's spec.to: a reference, or a
+// selector of objects by kind and labels.
+type PolicyTarget struct {
+	Ref      *Reference      `json:"ref,omitempty"`
+	Selector *PolicySelector `json:"selector,omitempty"`
+}
+
+// PolicySelector selects objects of a kind (group and kind may be empty:
+// any) by label.
+type PolicySelector struct {
+	Group            string             `json:"group,omitempty"`
+	Kind             string             `json:"kind,omitempty"`
+	MatchLabels      map[string]string  `json:"matchLabels,omitempty"`
+	MatchExpressions []LabelRequirement `json:"matchExpressions,omitempty"`
+}
+
+// LabelRequirement is a requirement of a label selector.
+type LabelRequirement struct {
+	Key      string   `json:"key"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"values,omitempty"`
 }
 
 // Meta is what every entity carries of its Kubernetes object.
@@ -62,6 +192,7 @@ type Broker struct {
 	// ProvidedEventTypes lists "<namespace>/<name>" of the EventTypes
 	// whose reference is this broker.
 	ProvidedEventTypes []string `json:"providedEventTypes"`
+	Access
 }
 
 // Subscribable is an object of a CRD labelled
@@ -71,6 +202,7 @@ type Subscribable struct {
 	Group              string   `json:"group"`
 	Kind               string   `json:"kind"`
 	ProvidedEventTypes []string `json:"providedEventTypes"`
+	Access
 }
 
 // Source is an object of a CRD labelled duck.knative.dev/source=true.
@@ -108,16 +240,110 @@ func (m *Mesh) Normalize() {
 	m.Brokers = sortEntities(m.Brokers, func(e *Broker) (*Meta, string, string) { return &e.Meta, "", "" })
 	for i := range m.Brokers {
 		m.Brokers[i].ProvidedEventTypes = sortedStrings(m.Brokers[i].ProvidedEventTypes)
+		m.Brokers[i].Access.normalize()
 	}
 	m.Subscribables = sortEntities(m.Subscribables, func(e *Subscribable) (*Meta, string, string) { return &e.Meta, e.Group, e.Kind })
 	for i := range m.Subscribables {
 		m.Subscribables[i].ProvidedEventTypes = sortedStrings(m.Subscribables[i].ProvidedEventTypes)
+		m.Subscribables[i].Access.normalize()
 	}
 	m.Sources = sortEntities(m.Sources, func(e *Source) (*Meta, string, string) { return &e.Meta, e.Group, e.Kind })
 	for i := range m.Sources {
 		m.Sources[i].ProvidedEventTypeTypes = sortedStrings(m.Sources[i].ProvidedEventTypeTypes)
 		m.Sources[i].ProvidedEventTypes = sortedStrings(m.Sources[i].ProvidedEventTypes)
 	}
+	m.Sinks = sortEntities(m.Sinks, func(e *Sink) (*Meta, string, string) { return &e.Meta, e.Group, e.Kind })
+	for i := range m.Sinks {
+		m.Sinks[i].Access.normalize()
+	}
+	m.EventTransforms = sortEntities(m.EventTransforms, func(e *Transform) (*Meta, string, string) { return &e.Meta, e.Group, e.Kind })
+	for i := range m.EventTransforms {
+		m.EventTransforms[i].Access.normalize()
+	}
+	m.RequestReplies = sortEntities(m.RequestReplies, func(e *RequestReply) (*Meta, string, string) { return &e.Meta, e.Group, e.Kind })
+	for i := range m.RequestReplies {
+		m.RequestReplies[i].Access.normalize()
+	}
+	m.Flows = sortEntities(m.Flows, func(e *Flow) (*Meta, string, string) { return &e.Meta, e.Group, e.Kind })
+	for i := range m.Flows {
+		f := &m.Flows[i]
+		f.Access.normalize()
+		f.Calls = sortedReferences(f.Calls)
+		f.Replies = sortedReferences(f.Replies)
+		f.ConsumedBy = sortedStrings(f.ConsumedBy)
+	}
+	m.EventPolicies = sortEntities(m.EventPolicies, func(e *EventPolicy) (*Meta, string, string) { return &e.Meta, "", "" })
+	for i := range m.EventPolicies {
+		p := &m.EventPolicies[i]
+		p.AppliesTo = sortedReferences(p.AppliesTo)
+		p.To = sortedByJSON(p.To)
+		p.AllowedSenders = sortedSenders(p.AllowedSenders)
+		p.AllowedSubjects = sortedStrings(p.AllowedSubjects)
+	}
+	if m.DefaultAuthorizationMode == "" {
+		m.DefaultAuthorizationMode = UnknownAuthorizationMode
+	}
+}
+
+// normalize sorts the lists of a and drops their duplicates.
+func (a *Access) normalize() {
+	a.EventPolicies = sortedStrings(a.EventPolicies)
+	a.AllowedSenders = sortedSenders(a.AllowedSenders)
+	a.AllowedSubjects = sortedStrings(a.AllowedSubjects)
+}
+
+// Compare orders references by namespace, name, group and kind.
+func (r Reference) Compare(o Reference) int {
+	return cmp.Or(
+		cmp.Compare(r.Namespace, o.Namespace),
+		cmp.Compare(r.Name, o.Name),
+		cmp.Compare(r.Group, o.Group),
+		cmp.Compare(r.Kind, o.Kind),
+	)
+}
+
+// sortedReferences returns list sorted, without duplicates, and never nil.
+func sortedReferences(list []Reference) []Reference {
+	if list == nil {
+		return []Reference{}
+	}
+	slices.SortFunc(list, Reference.Compare)
+	return slices.Compact(list)
+}
+
+// sortedSenders returns list sorted, without duplicates, and never nil.
+func sortedSenders(list []Sender) []Sender {
+	if list == nil {
+		return []Sender{}
+	}
+	slices.SortFunc(list, func(a, b Sender) int {
+		return cmp.Or(a.Reference.Compare(b.Reference), cmp.Compare(a.BackstageID, b.BackstageID))
+	})
+	return slices.Compact(list)
+}
+
+// sortedByJSON returns list sorted by the JSON of its entries, without
+// duplicates, and never nil: for lists of entries of several shapes.
+func sortedByJSON[E any](list []E) []E {
+	if list == nil {
+		return []E{}
+	}
+	type keyed struct {
+		key string
+		e   E
+	}
+	ks := make([]keyed, len(list))
+	for i := range list {
+		b, _ := json.Marshal(&list[i]) // structs of strings and maps: never fails
+		ks[i] = keyed{string(b), list[i]}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int { return cmp.Compare(a.key, b.key) })
+	ks = slices.CompactFunc(ks, func(a, b keyed) bool { return a.key == b.key })
+	out := make([]E, len(ks))
+	for i := range ks {
+		out[i] = ks[i].e
+	}
+	return out
 }
 
 // Encode returns the JSON of m. Call Normalize first for canonical bytes.

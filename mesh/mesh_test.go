@@ -11,7 +11,9 @@ func TestEncodeEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"eventTypes":[],"brokers":[],"subscribables":[],"sources":[]}`; string(b) != want {
+	want := `{"eventTypes":[],"brokers":[],"subscribables":[],"sources":[],` +
+		`"sinks":[],"eventTransforms":[],"requestReplies":[],"flows":[],"eventPolicies":[],"defaultAuthorizationMode":"unknown"}`
+	if string(b) != want {
 		t.Errorf("Encode(empty) = %s, want %s", b, want)
 	}
 }
@@ -51,6 +53,44 @@ func TestNormalize(t *testing.T) {
 	b2, _ := Encode(&m)
 	if string(b1) != string(b2) {
 		t.Error("Normalize is not idempotent")
+	}
+}
+
+func TestNormalizeAdded(t *testing.T) {
+	r := func(ns, name string) Reference { return Reference{Group: "g", Kind: "K", Namespace: ns, Name: name} }
+	m := Mesh{
+		Brokers: []Broker{{Meta: Meta{Namespace: "a", Name: "b"}, Access: Access{
+			EventPolicies:   []string{"a/p2", "a/p1", "a/p2"},
+			AllowedSenders:  []Sender{{Reference: r("a", "y")}, {Reference: r("a", "x"), BackstageID: "x"}, {Reference: r("a", "y")}},
+			AllowedSubjects: []string{"s2", "s1", "s1"},
+		}}},
+		Flows: []Flow{
+			{Meta: Meta{Namespace: "a", Name: "f"}, Kind: "Sequence", Calls: []Reference{r("a", "z"), r("a", "c"), r("a", "z")}},
+			{Meta: Meta{Namespace: "a", Name: "e"}, Kind: "Parallel"},
+		},
+		EventPolicies: []EventPolicy{{Meta: Meta{Namespace: "a", Name: "p"},
+			To: []PolicyTarget{{Selector: &PolicySelector{Kind: "K"}}, {Ref: &Reference{Name: "b"}}, {Selector: &PolicySelector{Kind: "K"}}}}},
+		DefaultAuthorizationMode: "allow-all",
+	}
+	m.Normalize()
+	a := m.Brokers[0].Access
+	if sprint(a.EventPolicies) != "[a/p1 a/p2]" || sprint(a.AllowedSubjects) != "[s1 s2]" {
+		t.Errorf("broker access not normalized: %+v", a)
+	}
+	if len(a.AllowedSenders) != 2 || a.AllowedSenders[0].Name != "x" {
+		t.Errorf("senders %+v, want x then y", a.AllowedSenders)
+	}
+	if m.Flows[0].Name != "e" || m.Flows[0].Calls == nil || m.Flows[0].ConsumedBy == nil || m.Flows[0].AllowedSenders == nil {
+		t.Errorf("flows not normalized: %+v", m.Flows)
+	}
+	if c := m.Flows[1].Calls; len(c) != 2 || c[0].Name != "c" {
+		t.Errorf("calls %+v, want c then z", c)
+	}
+	if to := m.EventPolicies[0].To; len(to) != 2 || to[0].Ref == nil {
+		t.Errorf("to %+v, want the reference, then the selector once", to)
+	}
+	if m.Sinks == nil || m.EventTransforms == nil || m.RequestReplies == nil || m.DefaultAuthorizationMode != "allow-all" {
+		t.Errorf("a list is nil, or the mode changed: %+v", m)
 	}
 }
 

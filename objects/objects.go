@@ -11,7 +11,7 @@ import "k8s.io/apimachinery/pkg/runtime/schema"
 
 // Set is everything the mesh is built from.
 type Set struct {
-	Brokers       []Meta
+	Brokers       []Broker
 	EventTypes    []EventType
 	Triggers      []Trigger
 	Subscriptions []Subscription
@@ -21,8 +21,16 @@ type Set struct {
 	// Sources are the objects of every CRD labelled
 	// duck.knative.dev/source=true.
 	Sources []Object
-	// Subscribers maps each subscriber reference of a Trigger or
-	// Subscription to its Backstage id. A reference that is missing has no
+	// Targets are the sinks, EventTransforms and RequestReplies.
+	Targets []Target
+	// Flows are the Sequences and Parallels.
+	Flows         []Flow
+	EventPolicies []EventPolicy
+	// DefaultAuthorizationMode is default-authorization-mode of Eventing's
+	// config-features, or "" when it could not be read.
+	DefaultAuthorizationMode string
+	// Subscribers maps each subscriber reference of a Trigger,
+	// Subscription or flow to its Backstage id. A reference that is missing has no
 	// id: the object lacks the label, does not exist, or may not be read.
 	Subscribers map[Ref]string
 	// Warnings name the parts of the mesh left out because the token may
@@ -108,6 +116,8 @@ type Kind struct {
 type Object struct {
 	Kind *Kind
 	Meta
+	// Addressable is a channel's; a source's is empty.
+	Addressable
 	// Sink is spec.sink.ref of a source, or nil.
 	Sink *Reference
 }
@@ -132,3 +142,96 @@ func SubscriberRef(ref *Reference, ns string) (Ref, bool) {
 	}
 	return Ref{Group: gv.Group, Kind: ref.Kind, Namespace: ns, Name: ref.Name}, true
 }
+
+// Addressable is what the mesh shows of an object events are sent to: its
+// audience and the EventPolicies Eventing says apply to it.
+type Addressable struct {
+	// Audience is status.address.audience: the audience of the OIDC
+	// tokens a sender must present; "" when it advertises none.
+	Audience string
+	// Policies are the names of status.policies, all in the object's
+	// namespace.
+	Policies []string
+}
+
+// Broker is a Knative Broker.
+type Broker struct {
+	Meta
+	Addressable
+}
+
+// Target is an object of one of the kinds Eventing added beside brokers
+// and channels: a sink (JobSink, IntegrationSink), an EventTransform or a
+// RequestReply.
+type Target struct {
+	Group, Kind string
+	Meta
+	Addressable
+	// Sink is spec.sink.ref of an EventTransform, or nil.
+	Sink *Reference
+	// Broker is spec.brokerRef of a RequestReply, or nil.
+	Broker *Reference
+}
+
+// Flow is a Sequence or a Parallel: what it calls, in order.
+type Flow struct {
+	Kind string // "Sequence" or "Parallel"
+	Meta
+	Addressable
+	// Steps are the subscribers of a Sequence's steps, or the filters and
+	// subscribers of a Parallel's branches; nil where one is a URI.
+	Steps []*Reference
+	// Replies are spec.reply and, of a Parallel, each branch's reply.
+	Replies []*Reference
+}
+
+// EventPolicy is an EventPolicy (eventing.knative.dev/v1alpha1): to whom
+// it applies and whom it allows to send.
+type EventPolicy struct {
+	Meta
+	// To is spec.to; empty means every addressable of the namespace.
+	To []PolicyTarget
+	// From is spec.from.
+	From []PolicySender
+	// Filtered is true when spec.filters further limits what is allowed.
+	Filtered bool
+	// Subjects is status.from: the OIDC subjects Eventing resolved the
+	// senders to.
+	Subjects []string
+}
+
+// PolicyTarget is an entry of an EventPolicy's spec.to: an object by
+// reference, or the objects of a kind whose labels a selector matches.
+type PolicyTarget struct {
+	Ref *Reference
+	// Selector, when Ref is nil: the API version and kind (either may be
+	// empty) and the label selector.
+	Selector *PolicySelector
+}
+
+// PolicySelector selects objects by kind and labels.
+type PolicySelector struct {
+	APIVersion, Kind string
+	MatchLabels      map[string]string
+	MatchExpressions []SelectorRequirement
+}
+
+// SelectorRequirement is a label selector requirement.
+type SelectorRequirement struct {
+	Key, Operator string
+	Values        []string
+}
+
+// PolicySender is an entry of an EventPolicy's spec.from: an object by
+// reference, or an OIDC subject (sub, which may end in "*").
+type PolicySender struct {
+	Ref     *Reference
+	Subject string
+}
+
+// Authorization mode values of Eventing's default-authorization-mode.
+const (
+	AllowSameNamespace = "allow-same-namespace"
+	AllowAll           = "allow-all"
+	DenyAll            = "deny-all"
+)

@@ -9,8 +9,8 @@ import (
 func (b *builder) addTriggers(objs *objects.Set) {
 	for i := range objs.Triggers {
 		t := &objs.Triggers[i]
-		id := b.subscriberID(objs, "Trigger", t.Namespace, t.Name, t.Subscriber)
-		if id == "" {
+		ids := b.subscriberIDs(objs, "Trigger", t.Namespace, t.Name, t.Subscriber)
+		if len(ids) == 0 {
 			continue
 		}
 		broker, ok := b.brokers[namespacedName(t.Namespace, brokerName(t))]
@@ -29,7 +29,7 @@ func (b *builder) addTriggers(objs *objects.Set) {
 		for _, key := range provided {
 			et := b.eventTypes[key]
 			if f.CouldMatch(et.attrs) {
-				et.ConsumedBy = append(et.ConsumedBy, id)
+				et.ConsumedBy = append(et.ConsumedBy, ids...)
 			}
 		}
 	}
@@ -52,8 +52,8 @@ func brokerName(t *objects.Trigger) string {
 func (b *builder) addSubscriptions(objs *objects.Set) {
 	for i := range objs.Subscriptions {
 		s := &objs.Subscriptions[i]
-		id := b.subscriberID(objs, "Subscription", s.Namespace, s.Name, s.Subscriber)
-		if id == "" {
+		ids := b.subscriberIDs(objs, "Subscription", s.Namespace, s.Name, s.Subscriber)
+		if len(ids) == 0 {
 			continue
 		}
 		ch := s.Channel
@@ -63,23 +63,24 @@ func (b *builder) addSubscriptions(objs *objects.Set) {
 		}
 		for _, key := range b.byReference[ref] {
 			et := b.eventTypes[key]
-			et.ConsumedBy = append(et.ConsumedBy, id)
+			et.ConsumedBy = append(et.ConsumedBy, ids...)
 		}
 	}
 }
 
-// subscriberID returns the Backstage id of the subscriber ref of a kind
-// object in namespace ns, or "" when it has none: a URI, a missing or
-// unreadable object, or one without the label. A reference that names no
-// object is left out, and said so.
-func (b *builder) subscriberID(objs *objects.Set, kind, ns, name string, ref *objects.Reference) string {
+// subscriberIDs returns the Backstage ids of the subscriber ref of a kind
+// object in namespace ns: the subscriber's own, and when it is a flow,
+// those of what the flow leads to (consumersOf). It returns none for a
+// URI, a missing or unreadable object, or one without the label. A
+// reference that names no object is left out, and said so.
+func (b *builder) subscriberIDs(objs *objects.Set, kind, ns, name string, ref *objects.Reference) []string {
 	if ref == nil {
-		return ""
+		return nil
 	}
 	key, ok := objects.SubscriberRef(ref, ns)
 	if !ok {
 		b.skip("%s %s/%s left out: its subscriber reference (apiVersion %q, kind %q, name %q) names no object", kind, ns, name, ref.APIVersion, ref.Kind, ref.Name)
-		return ""
+		return nil
 	}
-	return objs.Subscribers[key]
+	return b.consumersOf(objs, key)
 }

@@ -14,16 +14,18 @@ const EventTypesAnnotation = "registry.knative.dev/eventTypes"
 
 var brokerKind = mesh.Reference{Group: "eventing.knative.dev", Kind: "Broker"}
 
-func (b *builder) addBrokers(list []objects.Meta) {
+func (b *builder) addBrokers(list []objects.Broker) {
 	b.mesh.Brokers = make([]mesh.Broker, 0, len(list))
 	for i := range list {
 		o := &list[i]
 		ref := brokerKind
 		ref.Namespace, ref.Name = o.Namespace, o.Name
 		b.brokers[namespacedName(o.Namespace, o.Name)] = len(b.mesh.Brokers)
+		b.remember(ref, &o.Meta, o.Policies)
 		b.mesh.Brokers = append(b.mesh.Brokers, mesh.Broker{
-			Meta:               meta(o),
+			Meta:               meta(&o.Meta),
 			ProvidedEventTypes: b.byReference[ref],
+			Access:             mesh.Access{Audience: o.Audience},
 		})
 	}
 }
@@ -34,11 +36,13 @@ func (b *builder) addSubscribables(list []objects.Object) {
 		o := &list[i]
 		ref := mesh.Reference{Group: o.Kind.Group, Kind: o.Kind.Kind, Namespace: o.Namespace, Name: o.Name}
 		b.subscribables[ref] = len(b.mesh.Subscribables)
+		b.remember(ref, &o.Meta, o.Policies)
 		b.mesh.Subscribables = append(b.mesh.Subscribables, mesh.Subscribable{
 			Meta:               meta(&o.Meta),
 			Group:              o.Kind.Group,
 			Kind:               o.Kind.Kind,
 			ProvidedEventTypes: b.byReference[ref],
+			Access:             mesh.Access{Audience: o.Audience},
 		})
 	}
 }
@@ -47,6 +51,7 @@ func (b *builder) addSources(list []objects.Object) {
 	b.mesh.Sources = make([]mesh.Source, 0, len(list))
 	for i := range list {
 		o := &list[i]
+		b.remember(mesh.Reference{Group: o.Kind.Group, Kind: o.Kind.Kind, Namespace: o.Namespace, Name: o.Name}, &o.Meta, nil)
 		types := b.typesOf(o.Kind)
 		src := mesh.Source{
 			Meta:                   meta(&o.Meta),
@@ -67,6 +72,36 @@ func (b *builder) addSources(list []objects.Object) {
 			}
 		}
 		b.mesh.Sources = append(b.mesh.Sources, src)
+	}
+}
+
+// The groups of the kinds of targets.
+const sinksGroup = "sinks.knative.dev"
+
+// addTargets adds the sinks, EventTransforms and RequestReplies, each to
+// its list.
+func (b *builder) addTargets(list []objects.Target) {
+	b.mesh.Sinks, b.mesh.EventTransforms, b.mesh.RequestReplies = []mesh.Sink{}, []mesh.Transform{}, []mesh.RequestReply{}
+	for i := range list {
+		t := &list[i]
+		access := mesh.Access{Audience: t.Audience}
+		b.remember(mesh.Reference{Group: t.Group, Kind: t.Kind, Namespace: t.Namespace, Name: t.Name}, &t.Meta, t.Policies)
+		switch {
+		case t.Group == sinksGroup:
+			b.mesh.Sinks = append(b.mesh.Sinks, mesh.Sink{Meta: meta(&t.Meta), Group: t.Group, Kind: t.Kind, Access: access})
+		case t.Kind == "EventTransform":
+			e := mesh.Transform{Meta: meta(&t.Meta), Group: t.Group, Kind: t.Kind, Access: access}
+			if ref, ok := objectRef(t.Sink, t.Namespace); ok {
+				e.Sink = &ref
+			}
+			b.mesh.EventTransforms = append(b.mesh.EventTransforms, e)
+		case t.Kind == "RequestReply":
+			e := mesh.RequestReply{Meta: meta(&t.Meta), Group: t.Group, Kind: t.Kind, Access: access}
+			if ref, ok := objectRef(t.Broker, t.Namespace); ok {
+				e.Broker = &ref
+			}
+			b.mesh.RequestReplies = append(b.mesh.RequestReplies, e)
+		}
 	}
 }
 

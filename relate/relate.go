@@ -1,6 +1,7 @@
 // Package relate builds the event mesh from the objects fetch read: it
 // turns each object into its entity and wires the relations between them
-// (what brokers, channels and sources provide, and who consumes what).
+// (what brokers, channels and sources provide, who consumes what, through
+// flows too, and who may send to what).
 //
 // It is pure: objects in, mesh out, no I/O. So the mesh endpoint, push and
 // the tests all build the mesh the same way.
@@ -41,8 +42,12 @@ func Mesh(objs *objects.Set, filters *filter.Compiler) (*mesh.Mesh, []string) {
 	b.addBrokers(objs.Brokers)
 	b.addSubscribables(objs.Subscribables)
 	b.addSources(objs.Sources)
+	b.addTargets(objs.Targets)
+	b.addFlows(objs.Flows)
+	b.walkFlows(objs)
 	b.addTriggers(objs)
 	b.addSubscriptions(objs)
+	b.addPolicies(objs)
 
 	m := &b.mesh
 	m.EventTypes = make([]mesh.EventType, 0, len(b.order))
@@ -74,6 +79,10 @@ type builder struct {
 	sourceTypes map[*objects.Kind][]string
 	// filters compiles Trigger filters, each CESQL expression once.
 	filters *filter.Compiler
+	// walk follows subscribers through flows.
+	walk flowWalk
+	// known are the objects of the mesh, for EventPolicies.
+	known map[mesh.Reference]known
 }
 
 // eventType is an EventType entity and the attributes it pins down.

@@ -141,7 +141,7 @@ func TestMeshRelations(t *testing.T) {
 		return &objects.Reference{APIVersion: "serving.knative.dev/v1", Kind: "Service", Name: name}
 	}
 	objs := &objects.Set{
-		Brokers: []objects.Meta{{Name: "b", Namespace: "ns"}},
+		Brokers: []objects.Broker{{Meta: objects.Meta{Name: "b", Namespace: "ns"}}},
 		EventTypes: []objects.EventType{
 			{Meta: objects.Meta{Name: "ping", Namespace: "ns"}, Type: "ping", Reference: brokerRef},
 			{Meta: objects.Meta{Name: "ping", Namespace: "other"}, Type: "ping"},

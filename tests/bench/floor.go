@@ -68,7 +68,7 @@ func newFloor(ctx context.Context, admin *rest.Config, token string, pageSize in
 	// The indexes 5, 6 and 8 are named in after.
 	f := &floor{rc: rc, pageSize: pageSize, calls: []call{
 		{name: "discover eventtypes", path: "/apis/eventing.knative.dev/v1beta2", accept: acceptJSON, get: true},
-		{name: "brokers", path: "/apis/eventing.knative.dev/v1/brokers", accept: acceptMetadata},
+		{name: "brokers", path: "/apis/eventing.knative.dev/v1/brokers", accept: acceptTyped},
 		// EventTypes are listed at v1beta2 while discovery is asked for the
 		// version they are stored at.
 		{name: "eventtypes", path: "/apis/eventing.knative.dev/v1beta2/eventtypes", accept: acceptJSON},
@@ -80,6 +80,16 @@ func newFloor(ctx context.Context, admin *rest.Config, token string, pageSize in
 		// Triggers, not after them.
 		{name: "subscribers", path: "/apis/serving.knative.dev/v1/services", selector: "backstage.io/kubernetes-id", accept: acceptMetadata},
 		{name: "discover APIs", path: "/apis", accept: acceptDiscovery, get: true},
+		// The kinds beside brokers and channels, and the default
+		// authorization mode, read with the others.
+		{name: "eventpolicies", path: "/apis/eventing.knative.dev/v1alpha1/eventpolicies", accept: acceptTyped},
+		{name: "eventtransforms", path: "/apis/eventing.knative.dev/v1alpha1/eventtransforms", accept: acceptTyped},
+		{name: "requestreplies", path: "/apis/eventing.knative.dev/v1alpha1/requestreplies", accept: acceptTyped},
+		{name: "jobsinks", path: "/apis/sinks.knative.dev/v1alpha1/jobsinks", accept: acceptTyped},
+		{name: "integrationsinks", path: "/apis/sinks.knative.dev/v1alpha1/integrationsinks", accept: acceptTyped},
+		{name: "sequences", path: "/apis/flows.knative.dev/v1/sequences", accept: acceptTyped},
+		{name: "parallels", path: "/apis/flows.knative.dev/v1/parallels", accept: acceptTyped},
+		{name: "config-features", path: "/api/v1/namespaces/knative-eventing/configmaps/config-features", accept: acceptJSON, get: true},
 	}}
 	client, err := apiextensions.NewForConfig(admin)
 	if err != nil {
@@ -89,7 +99,7 @@ func newFloor(ctx context.Context, admin *rest.Config, token string, pageSize in
 		label, category, accept string
 		after                   int
 	}{
-		{"messaging.knative.dev/subscribable=true", "channel", acceptMetadata, 5},
+		{"messaging.knative.dev/subscribable=true", "channel", acceptTyped, 5},
 		{"duck.knative.dev/source=true", "sources", acceptJSON, 6},
 	} {
 		list, err := client.ApiextensionsV1().CustomResourceDefinitions().List(ctx, metav1.ListOptions{LabelSelector: k.label})
@@ -381,7 +391,7 @@ func (r requests) sub(b requests) requests {
 }
 
 func isMeshResource(key string) bool {
-	if key == "GET discovery" {
+	if key == "GET discovery" || key == "GET configmaps" {
 		return true
 	}
 	for _, g := range []string{".knative.dev", ".apiextensions.k8s.io"} {

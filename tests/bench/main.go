@@ -227,11 +227,23 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	return nil
 }
 
-// setupReader applies rbac/ and returns a token of the Backstage reader
+// features is Eventing's config-features, whose default authorization
+// mode each build reads.
+const features = `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: config-features, namespace: knative-eventing}
+data: {default-authorization-mode: allow-same-namespace}
+`
+
+// setupReader applies rbac/ and config-features, and returns a token of the Backstage reader
 // once the controller manager has aggregated its ClusterRole.
 func setupReader(ctx context.Context, c *cluster.Cluster, rbac string) (string, error) {
 	if err := c.InstallRBAC(ctx, rbac); err != nil {
 		return "", fmt.Errorf("applying rbac/: %w", err)
+	}
+	if err := c.Apply(ctx, []byte(features)); err != nil {
+		return "", fmt.Errorf("applying config-features: %w", err)
 	}
 	return c.Token(ctx, "knative-eventing", "eventmesh-reader", 2*time.Hour)
 }

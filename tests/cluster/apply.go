@@ -29,7 +29,8 @@ const fieldManager = "eventmesh-tests"
 // YAML or JSON documents separated by "---" lines, each an object or a
 // List of objects. Namespaced objects without a namespace go to "default".
 //
-// Objects are applied in order. Apply waits up to ten seconds for a kind to
+// Objects are applied in order, each with its status when the YAML gives
+// one. Apply waits up to ten seconds for a kind to
 // appear in discovery, so a CRD and objects of its kind may be applied
 // together.
 func (c *Cluster) Apply(ctx context.Context, yamlDocs []byte) error {
@@ -61,8 +62,18 @@ func (c *Cluster) apply(ctx context.Context, obj *unstructured.Unstructured) err
 		}
 		r = c.dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
 	}
-	_, err = r.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
-	return err
+	opts := metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
+	if _, err := r.Apply(ctx, obj.GetName(), obj, opts); err != nil {
+		return err
+	}
+	// A status in the YAML is applied too, as the object's controller,
+	// which the local API server lacks, would write it.
+	if _, ok := obj.Object["status"]; ok {
+		if _, err := r.ApplyStatus(ctx, obj.GetName(), obj, opts); err != nil {
+			return fmt.Errorf("applying its status: %w", err)
+		}
+	}
+	return nil
 }
 
 // restMapping maps a kind to its resource, refreshing the discovery

@@ -78,6 +78,17 @@ var meshReads = []access{
 	{verb: "list", resource: "services"},
 	{verb: "get", resource: "services", namespace: "finance", name: "billing"},
 	{verb: "list", group: "flows.knative.dev", resource: "sequences"},
+	// Flows, sinks, transforms, request-reply and EventPolicies, through
+	// the same aggregated ClusterRole.
+	{verb: "list", group: "flows.knative.dev", resource: "parallels"},
+	{verb: "list", group: "sinks.knative.dev", resource: "jobsinks"},
+	{verb: "list", group: "sinks.knative.dev", resource: "integrationsinks"},
+	{verb: "list", group: "eventing.knative.dev", resource: "eventtransforms"},
+	{verb: "list", group: "eventing.knative.dev", resource: "requestreplies"},
+	{verb: "list", group: "eventing.knative.dev", resource: "eventpolicies"},
+	{verb: "list", group: "eventing.knative.dev", resource: "eventpolicies", namespace: "shop"},
+	// The default authorization mode: one ConfigMap, by name.
+	{verb: "get", resource: "configmaps", namespace: "knative-eventing", name: "config-features"},
 }
 
 // forbiddenToAll is what none of the identities may do.
@@ -100,6 +111,15 @@ var forbiddenToAll = []access{
 	{verb: "create", resource: "configmaps", namespace: "knative-eventing"},
 	{verb: "delete", resource: "configmaps", namespace: "knative-eventing", name: "eventmesh-state"},
 	{verb: "update", resource: "configmaps", namespace: "knative-eventing", name: "config-features"},
+	// config-features is read by name, in knative-eventing only.
+	{verb: "list", resource: "configmaps", namespace: "knative-eventing"},
+	{verb: "watch", resource: "configmaps", namespace: "knative-eventing", name: "config-features"},
+	{verb: "get", resource: "configmaps", namespace: "knative-eventing", name: "config-logging"},
+	{verb: "get", resource: "configmaps", namespace: "shop", name: "config-features"},
+	{verb: "get", resource: "configmaps", name: "config-features"},
+	{verb: "create", group: "eventing.knative.dev", resource: "eventpolicies", namespace: "shop"},
+	{verb: "update", group: "sinks.knative.dev", resource: "jobsinks", namespace: "shop"},
+	{verb: "delete", group: "flows.knative.dev", resource: "sequences", namespace: "shop"},
 	{verb: "update", resource: "configmaps", namespace: "shop", name: "eventmesh-state"},
 }
 
@@ -170,6 +190,34 @@ func TestNoWildcards(t *testing.T) {
 	}
 }
 
+// TestFeaturesRole checks that config-features is read through a Role of
+// knative-eventing that names it, with get alone: no cluster-wide right.
+func TestFeaturesRole(t *testing.T) {
+	role, err := admin.RbacV1().Roles("knative-eventing").Get(context.Background(), "eventmesh-features-reader", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(role.Rules) != 1 {
+		t.Fatalf("rules %+v, want one", role.Rules)
+	}
+	r := role.Rules[0]
+	if !slices.Equal(r.APIGroups, []string{""}) || !slices.Equal(r.Resources, []string{"configmaps"}) ||
+		!slices.Equal(r.ResourceNames, []string{"config-features"}) || !slices.Equal(r.Verbs, []string{"get"}) {
+		t.Errorf("rule %+v, want get of configmaps named config-features", r)
+	}
+	for _, name := range []string{"eventmesh-reader", "eventmesh-mesh-reader"} {
+		cr, err := admin.RbacV1().ClusterRoles().Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range cr.Rules {
+			if slices.Contains(r.Resources, "configmaps") {
+				t.Errorf("ClusterRole %s grants configmaps: %+v", name, r)
+			}
+		}
+	}
+}
+
 // TestReaderBuildsTheWholeMesh checks that the reader's token, read from
 // its Secret as the README says, builds the mesh with nothing left out.
 func TestReaderBuildsTheWholeMesh(t *testing.T) {
@@ -185,7 +233,8 @@ func TestReaderBuildsTheWholeMesh(t *testing.T) {
 	if strings.Contains(logs, "forbidden") {
 		t.Errorf("the function met a 403 building the reader's mesh:\n%s", logs)
 	}
-	for _, want := range []string{`"kind":"PingSource"`, `"name":"order-created"`, `"consumedBy":["analytics","notifier","shipping-service"]`, `"name":"audit"`} {
+	for _, want := range []string{`"kind":"PingSource"`, `"name":"order-created"`, `"consumedBy":["analytics","labeler","notifier","packer","shipping-service"]`, `"name":"audit"`,
+		`"defaultAuthorizationMode":"allow-same-namespace"`, `"kind":"JobSink"`, `"kind":"Sequence"`, `"eventPolicies":["shop/orders-senders"]`} {
 		if !strings.Contains(string(r.Body), strings.Trim(want, "`")) {
 			t.Errorf("mesh lacks %s", want)
 		}

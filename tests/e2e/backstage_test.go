@@ -32,9 +32,20 @@ const (
 // provider needs no install scripts nor optional dependencies.
 var npmCI = []string{"--ignore-scripts", "--omit=optional", "--no-audit", "--no-fund"}
 
+// TestBackstageProvider runs the published provider 1.21.0 against the
+// demo mesh, whose JSON carries the fields and lists added beside the four
+// it reads (flows, sinks, EventPolicies, audiences): it reads it
+// unchanged, into the entities it always made.
 func TestBackstageProvider(t *testing.T) {
 	dir := installProvider(t)
 	fn := startFunction(t)
+	served := fn.Get(t, "/namespaces/shop,finance/v1/getEventMesh", readerToken)
+	for _, added := range []string{`"flows":[{`, `"sinks":[{`, `"eventTransforms":[{`, `"eventPolicies":[{`, `"allowedSenders":[{`,
+		`"audience":"eventing.knative.dev/broker/shop/orders"`, `"defaultAuthorizationMode":"allow-same-namespace"`} {
+		if !bytes.Contains(served.Body, []byte(added)) {
+			t.Errorf("the mesh the provider reads lacks %s: %s", added, served.Body)
+		}
+	}
 
 	t.Run("namespaces", func(t *testing.T) {
 		baseURL := fn.URL + "/namespaces/shop,finance"

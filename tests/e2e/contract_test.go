@@ -106,7 +106,11 @@ func TestContract(t *testing.T) {
 			if r.Status != http.StatusOK {
 				t.Fatalf("status %d: %s", r.Status, r.Body)
 			}
-			checkWarnings(t, r.Header.Values("Warning"), sc.warnings)
+			var warnings []string
+			for _, w := range sc.warnings {
+				warnings = append(warnings, strings.ReplaceAll(w, "{{ns}}", ns))
+			}
+			checkWarnings(t, r.Header.Values("Warning"), warnings)
 			checkMesh(t, decodeMesh(t, r.Body), sc.want(ns))
 		})
 	}
@@ -580,6 +584,176 @@ spec:
 						},
 						Sink: ref("serving.knative.dev", "Service", "finance", "billing")},
 					{Meta: meta(ns, "widget"), Group: "example.com", Kind: "WidgetSource", Sink: br},
+				},
+			}
+		},
+	},
+	{
+		name:     "flows followed through",
+		warnings: []string{"cycle (Sequence {{ns}}/loop-a → Sequence {{ns}}/loop-b → Sequence {{ns}}/loop-a)"},
+		objects: broker + eventType("e", "com.example.e", "b") + ksvc("a", "a") + ksvc("f", "f") + ksvc("s", "s") + ksvc("x", "x") + ksvc("unlabelled", "") + `
+---
+apiVersion: flows.knative.dev/v1
+kind: Sequence
+metadata: {name: outer, namespace: "{{ns}}"}
+spec:
+  steps:
+  - ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: a}
+  - ref: {apiVersion: flows.knative.dev/v1, kind: Parallel, name: fan}
+  - uri: https://hooks.example.com/x
+  - ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: unlabelled}
+---
+apiVersion: flows.knative.dev/v1
+kind: Parallel
+metadata: {name: fan, namespace: "{{ns}}"}
+spec:
+  branches:
+  - filter: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: f}}
+    subscriber: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: s}}
+    reply: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: x}}
+---
+apiVersion: flows.knative.dev/v1
+kind: Sequence
+metadata: {name: loop-a, namespace: "{{ns}}"}
+spec:
+  steps:
+  - ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: x}
+  - ref: {apiVersion: flows.knative.dev/v1, kind: Sequence, name: loop-b}
+---
+apiVersion: flows.knative.dev/v1
+kind: Sequence
+metadata: {name: loop-b, namespace: "{{ns}}"}
+spec:
+  steps:
+  - ref: {apiVersion: flows.knative.dev/v1, kind: Sequence, name: loop-a}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: to-outer, namespace: "{{ns}}"}
+spec:
+  broker: b
+  subscriber: {ref: {apiVersion: flows.knative.dev/v1, kind: Sequence, name: outer}}
+---
+apiVersion: messaging.knative.dev/v1
+kind: InMemoryChannel
+metadata: {name: ch, namespace: "{{ns}}"}
+---
+apiVersion: eventing.knative.dev/v1beta2
+kind: EventType
+metadata: {name: on-channel, namespace: "{{ns}}"}
+spec:
+  type: com.example.c
+  reference: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: ch}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: to-loop, namespace: "{{ns}}"}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: ch}
+  subscriber: {ref: {apiVersion: flows.knative.dev/v1, kind: Sequence, name: loop-a}}
+`,
+		want: func(ns string) *mesh.Mesh {
+			svc := func(name string) mesh.Reference { return *ref(serving, "Service", ns, name) }
+			return &mesh.Mesh{
+				EventTypes: []mesh.EventType{
+					{Meta: meta(ns, "e"), Type: "com.example.e", Reference: ref(eventing, "Broker", ns, "b"), ConsumedBy: []string{"a", "f", "s"}},
+					{Meta: meta(ns, "on-channel"), Type: "com.example.c", Reference: ref(messaging, "InMemoryChannel", ns, "ch"), ConsumedBy: []string{"x"}},
+				},
+				Brokers:       []mesh.Broker{{Meta: meta(ns, "b"), ProvidedEventTypes: []string{ns + "/e"}}},
+				Subscribables: []mesh.Subscribable{{Meta: meta(ns, "ch"), Group: messaging, Kind: "InMemoryChannel", ProvidedEventTypes: []string{ns + "/on-channel"}}},
+				Flows: []mesh.Flow{
+					{Meta: meta(ns, "fan"), Group: flows, Kind: "Parallel", Calls: []mesh.Reference{svc("f"), svc("s")}, Replies: []mesh.Reference{svc("x")}, ConsumedBy: []string{"f", "s"}},
+					{Meta: meta(ns, "loop-a"), Group: flows, Kind: "Sequence", Calls: []mesh.Reference{svc("x"), *ref(flows, "Sequence", ns, "loop-b")}, ConsumedBy: []string{"x"}},
+					{Meta: meta(ns, "loop-b"), Group: flows, Kind: "Sequence", Calls: []mesh.Reference{*ref(flows, "Sequence", ns, "loop-a")}},
+					{Meta: meta(ns, "outer"), Group: flows, Kind: "Sequence",
+						Calls: []mesh.Reference{svc("a"), *ref(flows, "Parallel", ns, "fan"), svc("unlabelled")}, ConsumedBy: []string{"a", "f", "s"}},
+				},
+			}
+		},
+	},
+	{
+		name: "event policies and the kinds they apply to",
+		objects: broker + `
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: gold, namespace: "{{ns}}", labels: {tier: gold}}
+---
+apiVersion: sinks.knative.dev/v1alpha1
+kind: JobSink
+metadata: {name: job, namespace: "{{ns}}", labels: {tier: gold}}
+spec:
+  job: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: example.com/job}]}}}}
+---
+apiVersion: sinks.knative.dev/v1alpha1
+kind: IntegrationSink
+metadata: {name: log, namespace: "{{ns}}"}
+spec:
+  log: {level: INFO}
+status:
+  address: {url: "http://log.{{ns}}", audience: "sinks.knative.dev/integrationsink/{{ns}}/log"}
+---
+apiVersion: eventing.knative.dev/v1alpha1
+kind: EventTransform
+metadata: {name: tr, namespace: "{{ns}}"}
+spec:
+  sink: {ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: b}}
+  jsonata: {expression: "$"}
+---
+apiVersion: eventing.knative.dev/v1alpha1
+kind: RequestReply
+metadata: {name: rr, namespace: "{{ns}}"}
+spec:
+  brokerRef: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: b}
+  correlationAttribute: correlationid
+  replyAttribute: replyid
+---
+apiVersion: eventing.knative.dev/v1alpha1
+kind: EventPolicy
+metadata: {name: gold-brokers, namespace: "{{ns}}"}
+spec:
+  to:
+  - selector: {apiVersion: eventing.knative.dev/v1, kind: Broker, matchLabels: {tier: gold}}
+  from:
+  - ref: {apiVersion: eventing.knative.dev/v1alpha1, kind: RequestReply, name: rr}
+  - sub: "system:serviceaccount:{{ns}}:*"
+  filters:
+  - prefix: {type: com.example.}
+status:
+  from: ["system:serviceaccount:{{ns}}:rr-oidc"]
+---
+apiVersion: eventing.knative.dev/v1alpha1
+kind: EventPolicy
+metadata: {name: everything, namespace: "{{ns}}"}
+spec:
+  from:
+  - sub: "system:serviceaccount:ops:auditor"
+`,
+		want: func(ns string) *mesh.Mesh {
+			everything := ns + "/everything"
+			auditor := "system:serviceaccount:ops:auditor"
+			onlyEverything := mesh.Access{EventPolicies: []string{everything}, AllowedSubjects: []string{auditor}}
+			rr := mesh.Sender{Reference: *ref(eventing, "RequestReply", ns, "rr")}
+			gold := mesh.Access{EventPolicies: []string{ns + "/gold-brokers", everything}, AllowedSenders: []mesh.Sender{rr},
+				AllowedSubjects: []string{auditor, "system:serviceaccount:" + ns + ":*", "system:serviceaccount:" + ns + ":rr-oidc"}}
+			all := []mesh.Reference{*ref(eventing, "Broker", ns, "b"), *ref(eventing, "Broker", ns, "gold"), *ref("sinks.knative.dev", "JobSink", ns, "job"),
+				*ref("sinks.knative.dev", "IntegrationSink", ns, "log"), *ref(eventing, "RequestReply", ns, "rr"), *ref(eventing, "EventTransform", ns, "tr")}
+			logAccess := onlyEverything
+			logAccess.Audience = "sinks.knative.dev/integrationsink/" + ns + "/log"
+			return &mesh.Mesh{
+				Brokers: []mesh.Broker{{Meta: meta(ns, "b"), Access: onlyEverything},
+					{Meta: mesh.Meta{Namespace: ns, Name: "gold", Labels: map[string]string{"tier": "gold"}}, Access: gold}},
+				Sinks: []mesh.Sink{
+					{Meta: mesh.Meta{Namespace: ns, Name: "job", Labels: map[string]string{"tier": "gold"}}, Group: "sinks.knative.dev", Kind: "JobSink", Access: onlyEverything},
+					{Meta: meta(ns, "log"), Group: "sinks.knative.dev", Kind: "IntegrationSink", Access: logAccess},
+				},
+				EventTransforms: []mesh.Transform{{Meta: meta(ns, "tr"), Group: eventing, Kind: "EventTransform", Access: onlyEverything, Sink: ref(eventing, "Broker", ns, "b")}},
+				RequestReplies:  []mesh.RequestReply{{Meta: meta(ns, "rr"), Group: eventing, Kind: "RequestReply", Access: onlyEverything, Broker: ref(eventing, "Broker", ns, "b")}},
+				EventPolicies: []mesh.EventPolicy{
+					{Meta: meta(ns, "everything"), AppliesTo: all, AllowedSubjects: []string{auditor}},
+					{Meta: meta(ns, "gold-brokers"), AppliesTo: []mesh.Reference{*ref(eventing, "Broker", ns, "gold")},
+						To:             []mesh.PolicyTarget{{Selector: &mesh.PolicySelector{Group: eventing, Kind: "Broker", MatchLabels: map[string]string{"tier": "gold"}}}},
+						AllowedSenders: []mesh.Sender{rr}, AllowedSubjects: gold.AllowedSubjects[1:], Filtered: true},
 				},
 			}
 		},

@@ -173,7 +173,9 @@ func TestResponse(t *testing.T) {
 		t.Errorf("HEAD: status %d, %d bytes", head.Status, len(head.Body))
 	}
 	empty := fn.Get(t, "/namespaces/"+newNamespace(t)+"/v1/getEventMesh", readerToken)
-	if want := `{"eventTypes":[],"brokers":[],"subscribables":[],"sources":[]}`; string(empty.Body) != want {
+	want := `{"eventTypes":[],"brokers":[],"subscribables":[],"sources":[],` +
+		`"sinks":[],"eventTransforms":[],"requestReplies":[],"flows":[],"eventPolicies":[],"defaultAuthorizationMode":"allow-same-namespace"}`
+	if string(empty.Body) != want {
 		t.Errorf("empty mesh = %s, want %s", empty.Body, want)
 	}
 }

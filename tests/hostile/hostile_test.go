@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/knative-eventmesh/function/mesh"
 	"github.com/knative-eventmesh/function/tests/functest"
 )
 
@@ -289,8 +290,9 @@ func checkAnswer(t *testing.T, tt hostileCase, r *response) {
 			t.Errorf("a JSON error from a request the function should never have seen: %s", quote(r.body))
 		}
 	case r.status == http.StatusOK:
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(r.body, &m); err != nil || len(m) != 4 || r.header.Get("Content-Type") != "application/json" {
+		var m mesh.Mesh
+		if err := json.Unmarshal(r.body, &m); err != nil || m.EventTypes == nil || m.EventPolicies == nil || m.DefaultAuthorizationMode == "" ||
+			r.header.Get("Content-Type") != "application/json" {
 			t.Errorf("not a mesh (%v): %s", err, quote(r.body))
 		}
 	case r.status == http.StatusAccepted:

@@ -103,6 +103,31 @@ spec:
 `,
 	says: []string{"Subscription shop/bad-subscriber", "names no object"},
 }, {
+	// Were it read, it would apply to every addressable of shop.
+	name: "EventPolicy with a selector that does not parse",
+	yaml: `
+apiVersion: eventing.knative.dev/v1alpha1
+kind: EventPolicy
+metadata: {name: bad-selector, namespace: shop}
+spec:
+  to:
+  - selector: {matchExpressions: [{key: tier, operator: Near, values: [gold]}]}
+  from:
+  - sub: system:serviceaccount:shop:anyone
+`,
+	says: []string{"EventPolicy shop/bad-selector", "spec.to selector"},
+}, {
+	name: "EventPolicy whose target reference has a bad API version",
+	yaml: `
+apiVersion: eventing.knative.dev/v1alpha1
+kind: EventPolicy
+metadata: {name: bad-target, namespace: shop}
+spec:
+  to:
+  - ref: {apiVersion: a/b/c, kind: Broker, name: orders}
+`,
+	says: []string{"EventPolicy shop/bad-target", "spec.to"},
+}, {
 	name: "source CRD with no served version",
 	yaml: `
 apiVersion: apiextensions.k8s.io/v1
