@@ -102,7 +102,12 @@ export class KnativeEventMeshProvider implements EntityProvider {
     }
     const what = `cluster ${quote(announcement.subject)} (id ${quote(announcement.id)})`;
     if (!routes(settings, announcement.subject, this.config.id)) {
-      this.logger.debug(`Mesh change announced for ${what}: not routed to provider ${this.config.id} by knativeEventMesh.events.clusters`);
+      if (!settings.clusters?.has(announcement.subject)) {
+        // No provider takes it: each provider says so once.
+        this.logger.info(`Ignored a mesh change announced for ${what}: knativeEventMesh.events.clusters routes it to no provider`);
+      } else {
+        this.logger.debug(`Mesh change announced for ${what}: routed to other providers than ${this.config.id}`);
+      }
       return;
     }
     this.logger.info(`Mesh change announced for ${what}: refreshing provider ${this.config.id}`);
