@@ -11,9 +11,11 @@ import (
 )
 
 // TestModuleUnitTests runs the module's own tests (npm test in backstage/:
-// node:test, with a Backstage test backend), so that make test runs them.
+// tsc, then node:test with Backstage test backends), so that make test runs
+// them.
 func TestModuleUnitTests(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// Each test of the module starts a catalog: minutes on a busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "npm", "test")
 	cmd.Dir = Dir()
