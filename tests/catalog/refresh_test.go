@@ -134,7 +134,7 @@ spec: {type: service, lifecycle: test, owner: knative}
 		Logs:     logs,
 		// So that the events bus's long-poll lets the backend stop within
 		// 5 s of SIGTERM (Backstage's default holds it 55 s).
-		NotifyTimeout: 3 * time.Second,
+		NotifyTimeout: 2 * time.Second,
 	})
 	if err != nil {
 		t.Fatalf("%v\nbackend logs:\n%s", err, logs)

@@ -126,7 +126,7 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 			Port:          port,
 			Postgres:      pg,
 			Secret:        secret,
-			NotifyTimeout: 3 * time.Second,
+			NotifyTimeout: 2 * time.Second,
 			Logs:          logs,
 		}
 	}

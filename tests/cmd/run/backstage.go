@@ -38,7 +38,7 @@ func startBackstage(ctx context.Context, port int, functionURL, token, dir strin
 		Port:      port,
 		Logs:      &moduleLines{file: f},
 		// Lets Ctrl-C stop the backend within seconds (see backstage/README.md).
-		NotifyTimeout: 3 * time.Second,
+		NotifyTimeout: 2 * time.Second,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("%w (its log: %s)", err, logPath)
