@@ -57,6 +57,9 @@ type Options struct {
 	// holds a subscriber's long-poll, and so at most how long it holds
 	// the backend's shutdown. Zero keeps Backstage's default (55 s).
 	NotifyTimeout time.Duration
+	// LocalEvents sets events.useEventBus to never: events stay in the
+	// process that received them, and no long-poll holds the shutdown.
+	LocalEvents bool
 	// Published runs the published provider 1.21.0 instead of ours.
 	Published bool
 	// Port to listen on, on 127.0.0.1; 0 picks a free one.
@@ -201,6 +204,9 @@ func (b *Backend) writeConfig(opts Options) (string, error) {
 	}
 	if opts.NotifyTimeout > 0 {
 		events["notifyTimeoutMs"] = opts.NotifyTimeout.Milliseconds()
+	}
+	if opts.LocalEvents {
+		events["useEventBus"] = "never"
 	}
 	database := map[string]any{"client": "better-sqlite3", "connection": ":memory:"}
 	if opts.Postgres != nil {

@@ -127,6 +127,7 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 			Postgres:      pg,
 			Secret:        secret,
 			NotifyTimeout: 2 * time.Second,
+			LocalEvents:   true,
 			Logs:          logs,
 		}
 	}

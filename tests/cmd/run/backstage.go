@@ -39,6 +39,7 @@ func startBackstage(ctx context.Context, port int, functionURL, token, dir strin
 		Logs:      &moduleLines{file: f},
 		// Lets Ctrl-C stop the backend within seconds (see backstage/README.md).
 		NotifyTimeout: 2 * time.Second,
+		LocalEvents:   true,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("%w (its log: %s)", err, logPath)
