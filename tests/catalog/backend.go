@@ -46,8 +46,6 @@ type Options struct {
 	// Clusters routes announcement subjects to provider ids; nil refreshes
 	// every provider on every announcement.
 	Clusters map[string][]string
-	// Scope is the providers' schedule scope: "local" or "" (global).
-	Scope string
 	// Secret is knativeEventMesh.events.secret: the ingress then takes
 	// only POSTs with it in the X-Eventmesh-Secret header.
 	Secret string
@@ -177,9 +175,6 @@ func (b *Backend) writeConfig(opts Options) (string, error) {
 	providers := map[string]any{}
 	for id, p := range opts.Providers {
 		schedule := map[string]any{"frequency": map[string]any{"minutes": 60}, "timeout": map[string]any{"minutes": 1}}
-		if opts.Scope != "" {
-			schedule["scope"] = opts.Scope
-		}
 		providers[id] = map[string]any{"baseUrl": p.BaseURL, "token": p.Token, "schedule": schedule}
 	}
 	catalog := map[string]any{"providers": map[string]any{"knativeEventMesh": providers}}
