@@ -2,8 +2,8 @@
 #
 #   make run     serve the function on :8080 (a local API server with a demo
 #                mesh when KUBECONFIG is not set)
-#   make run-backstage  the same, with a Backstage backend whose catalog
-#                push refreshes
+#   make run-backstage  the same, with a Backstage backend running our
+#                provider (backstage/), which push refreshes
 #   make test    unit tests, then end-to-end tests against a real
 #                kube-apiserver + etcd
 #   make bench   the mesh build at 100, 1 000 and 10 000 triggers
@@ -166,8 +166,9 @@ run: $(CONTROL_PLANE) $(ADAPTER)
 	cd tests && exec ../bin/eventmesh-run
 
 # make run, plus a real Backstage backend on 127.0.0.1:$(BACKSTAGE_PORT)
-# (backstage/dev/backend.js: catalog, events HTTP ingress, the published
-# provider, the refresh module) that push announces to. The first run
+# (backstage/dev/backend.js: catalog, events plugin, and backstage/'s
+# Knative Event Mesh provider and events module) that push announces to.
+# The first run
 # installs backstage/ with npm, its downloads cached in $(CACHE)/npm.
 BACKSTAGE_PORT ?= 7007
 .PHONY: run-backstage

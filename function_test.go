@@ -70,10 +70,10 @@ func TestReadSettings(t *testing.T) {
 			want: Settings{Timeout: 5 * time.Second, PageSize: 500, LogLevel: slog.LevelDebug, MaxBuilds: 3, Push: push}},
 		{env: map[string]string{"K_SINK": "http://broker.example.com/ns/default", "CLUSTER_NAME": "prod", "PUSH_DEBOUNCE": "500ms",
 			"PUSH_CLAIM_TTL": "10s", "PUSH_STATE_NAMESPACE": "ops", "PUSH_STATE_CONFIGMAP": "state", "MESH_URL": "https://mesh.example.com/",
-			"PUSH_INDEX_MAX_BYTES": "1000"},
+			"PUSH_INDEX_MAX_BYTES": "1000", "PUSH_SECRET": "s3cret"},
 			want: Settings{Timeout: DefaultTimeout, PageSize: DefaultPageSize, LogLevel: slog.LevelInfo, Push: PushSettings{
 				Sink: "http://broker.example.com/ns/default", ClusterName: "prod", Debounce: 500 * time.Millisecond, ClaimTTL: 10 * time.Second,
-				StateNamespace: "ops", StateConfigMap: "state", MeshURL: "https://mesh.example.com", MaxIndexBytes: 1000}}},
+				StateNamespace: "ops", StateConfigMap: "state", MeshURL: "https://mesh.example.com", MaxIndexBytes: 1000, Secret: "s3cret"}}},
 		{env: map[string]string{"K_SINK": "not a url"}, wantErr: true},
 		{env: map[string]string{"K_SINK": "ftp://x"}, wantErr: true},
 		{env: map[string]string{"PUSH_DEBOUNCE": "0s"}, wantErr: true},

@@ -49,6 +49,9 @@ func (f *Function) startPush(namespace string, env map[string]string) error {
 		// Building (at most the mesh timeout), then sending within the claim.
 		SyncTimeout: f.settings.Timeout + p.ClaimTTL,
 	}
+	if p.Secret != "" {
+		cfg.Header = http.Header{SecretHeader: {p.Secret}}
+	}
 	store := &announce.Store{ConfigMaps: own.Core.ConfigMaps(cmp.Or(p.StateNamespace, namespace)), Name: p.StateConfigMap}
 	// meshOf logs what it leaves out of the mesh.
 	build := func(ctx context.Context) (m *mesh.Mesh, err error) {
@@ -72,6 +75,10 @@ func (f *Function) startPush(namespace string, env map[string]string) error {
 	f.log.Info("push is on", "sink", cfg.Sink, "source", cfg.Source, "state", store.Name, "debounce", cfg.Debounce.String())
 	return nil
 }
+
+// SecretHeader carries PUSH_SECRET with each announcement: the Backstage
+// module's events ingress answers 401 to a POST without it.
+const SecretHeader = "X-Eventmesh-Secret"
 
 // serveEvent takes a CloudEvent that says the cluster changed.
 func (f *Function) serveEvent(w http.ResponseWriter, r *http.Request) {

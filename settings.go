@@ -56,6 +56,10 @@ type PushSettings struct {
 	// kept in the state ConfigMap (PUSH_INDEX_MAX_BYTES): a larger one is
 	// not kept, and its announcement carries no delta.
 	MaxIndexBytes int
+	// Secret, when set (PUSH_SECRET, from a Secret), is sent with every
+	// announcement in the X-Eventmesh-Secret header, for a sink that takes
+	// announcements only from the function. It is never logged.
+	Secret string
 }
 
 // Defaults of Settings.
@@ -117,6 +121,7 @@ func readPushSettings(env map[string]string) (PushSettings, error) {
 		Source:         env["PUSH_SOURCE"],
 		MeshURL:        strings.TrimSuffix(env["MESH_URL"], "/"),
 		MaxIndexBytes:  announce.DefaultMaxIndexBytes,
+		Secret:         env["PUSH_SECRET"],
 	}
 	if p.Sink != "" {
 		if u, err := url.Parse(p.Sink); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {

@@ -27,9 +27,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"k8s.io/utils/clock"
 
 	"github.com/knative-eventmesh/function/mesh"
@@ -86,6 +88,9 @@ type Config struct {
 	// SyncTimeout bounds one attempt: rebuilding the mesh, claiming,
 	// sending and recording.
 	SyncTimeout time.Duration
+	// Header holds headers sent with every announcement, such as a
+	// shared secret the sink checks.
+	Header http.Header
 }
 
 // BuildFunc builds the mesh to announce.
@@ -111,7 +116,13 @@ type Announcer struct {
 
 // New returns an Announcer.
 func New(cfg Config, build BuildFunc, store *Store, log *slog.Logger) (*Announcer, error) {
-	client, err := cloudevents.NewClientHTTP()
+	var opts []cehttp.Option
+	for name, values := range cfg.Header {
+		for _, v := range values {
+			opts = append(opts, cehttp.WithHeader(name, v))
+		}
+	}
+	client, err := cloudevents.NewClientHTTP(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating CloudEvents client: %w", err)
 	}

@@ -1,22 +1,27 @@
 'use strict';
 
-// A Backstage backend with the catalog, the events plugin and its HTTP
-// ingress, the published Knative Event Mesh provider, and this module: what
-// `make run-backstage` runs and the end-to-end tests (tests/catalog) start.
+// A Backstage backend with the catalog, the events plugin and this
+// package's two modules (the catalog's Knative Event Mesh provider, and the
+// events ingress for the function's announcements): what `make
+// run-backstage` runs and the end-to-end tests (tests/catalog) start.
 //
-// Usage: node dev/backend.js --config app-config.yaml
+// Usage: npm run build && node dev/backend.js --config app-config.yaml
 //
 // The configuration (port, database, providers, tokens) comes from the
-// --config files; see tests/backstage for the one the tests write.
+// --config files; see tests/catalog for the one the tests write.
+// EVENTMESH_PROVIDER=published runs the published provider 1.21.0 instead.
 const { createBackend } = require('@backstage/backend-defaults');
 
 const backend = createBackend();
 backend.add(import('@backstage/plugin-catalog-backend'));
 backend.add(import('@backstage/plugin-events-backend'));
-backend.add(import('@knative-extensions/plugin-knative-event-mesh-backend/alpha'));
-// As a Backstage app adds it (the package refers to itself by its name).
-backend.add(import('@knative-eventmesh/plugin-catalog-backend-module-refresh'));
-backend.add(import('@knative-eventmesh/plugin-catalog-backend-module-refresh').then(m => m.eventsModuleCloudEventsJson));
+if (process.env.EVENTMESH_PROVIDER === 'published') {
+  backend.add(import('@knative-extensions/plugin-knative-event-mesh-backend/alpha'));
+} else {
+  // As a Backstage app adds them (the package refers to itself by its name).
+  backend.add(import('@knative-eventmesh/plugin-catalog-backend-module-knative-event-mesh'));
+  backend.add(import('@knative-eventmesh/plugin-catalog-backend-module-knative-event-mesh/events'));
+}
 backend.start().catch(err => {
   console.error(`The Backstage backend did not start: ${err.stack || err}`);
   process.exit(1);

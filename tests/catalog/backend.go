@@ -1,8 +1,8 @@
 // Package catalog runs a real Backstage backend, backstage/dev/backend.js
-// (the catalog, the events plugin and its HTTP ingress, the published
-// Knative Event Mesh provider and this repository's refresh module, SQLite
-// in memory), for the end-to-end tests of event-driven catalog refresh and
-// for `make run-backstage`.
+// (the catalog, the events plugin, and backstage/'s two modules: the
+// Knative Event Mesh provider and the events ingress for the function's
+// announcements; SQLite in memory or a PostgreSQL), for the end-to-end
+// tests of the provider and for `make run-backstage`.
 package catalog
 
 import (
@@ -46,8 +46,20 @@ type Options struct {
 	// Clusters routes announcement subjects to provider ids; nil refreshes
 	// every provider on every announcement.
 	Clusters map[string][]string
-	// Scope is the providers' schedule scope: "local" or "" (global).
-	Scope string
+	// Secret is knativeEventMesh.events.secret: the ingress then takes
+	// only POSTs with it in the X-Eventmesh-Secret header.
+	Secret string
+	// Postgres is the database; nil keeps the catalog in SQLite, in memory.
+	Postgres *Postgres
+	// NotifyTimeout is events.notifyTimeoutMs: how long the events bus
+	// holds a subscriber's long-poll, and so at most how long it holds
+	// the backend's shutdown. Zero keeps Backstage's default (55 s).
+	NotifyTimeout time.Duration
+	// LocalEvents sets events.useEventBus to never: events stay in the
+	// process that received them, and no long-poll holds the shutdown.
+	LocalEvents bool
+	// Published runs the published provider 1.21.0 instead of ours.
+	Published bool
 	// Port to listen on, on 127.0.0.1; 0 picks a free one.
 	Port int
 	// Entities are extra catalog entities (YAML documents) the catalog
@@ -76,12 +88,18 @@ func Dir() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "backstage")
 }
 
-// Install installs backstage/ with npm ci (see package npm) and returns
-// how long that took: zero when node_modules was already up to date.
+// Install installs backstage/ with npm ci (see package npm), builds it
+// (npm run build: tsc) and returns how long the install took: zero when
+// node_modules was already up to date.
 func Install(ctx context.Context) (time.Duration, error) {
 	took, err := npm.CI(ctx, Dir(), "--no-audit", "--no-fund")
 	if err != nil {
 		return took, fmt.Errorf("installing the Backstage backend of backstage/: %w", err)
+	}
+	build := exec.CommandContext(ctx, "npm", "run", "build")
+	build.Dir = Dir()
+	if out, err := build.CombinedOutput(); err != nil {
+		return took, fmt.Errorf("npm run build in %s: %w\n%s", Dir(), err, out)
 	}
 	return took, nil
 }
@@ -127,6 +145,9 @@ func Start(ctx context.Context, opts Options) (*Backend, error) {
 	b.cmd = exec.Command("node", "dev/backend.js", "--config", configPath)
 	b.cmd.Dir = Dir()
 	b.cmd.Env = append(os.Environ(), "NODE_ENV=production")
+	if opts.Published {
+		b.cmd.Env = append(b.cmd.Env, "EVENTMESH_PROVIDER=published")
+	}
 	out := opts.Logs
 	if out == nil {
 		out = io.Discard
@@ -154,9 +175,6 @@ func (b *Backend) writeConfig(opts Options) (string, error) {
 	providers := map[string]any{}
 	for id, p := range opts.Providers {
 		schedule := map[string]any{"frequency": map[string]any{"minutes": 60}, "timeout": map[string]any{"minutes": 1}}
-		if opts.Scope != "" {
-			schedule["scope"] = opts.Scope
-		}
 		providers[id] = map[string]any{"baseUrl": p.BaseURL, "token": p.Token, "schedule": schedule}
 	}
 	catalog := map[string]any{"providers": map[string]any{"knativeEventMesh": providers}}
@@ -167,22 +185,42 @@ func (b *Backend) writeConfig(opts Options) (string, error) {
 		}
 		catalog["locations"] = []any{map[string]any{"type": "file", "target": path, "rules": []any{map[string]any{"allow": []string{"Component"}}}}}
 	}
-	refresh := map[string]any{"topic": Topic}
+	announcements := map[string]any{"topic": Topic}
 	if opts.Clusters != nil {
-		refresh["clusters"] = opts.Clusters
+		announcements["clusters"] = opts.Clusters
+	}
+	if opts.Secret != "" {
+		announcements["secret"] = opts.Secret
+	}
+	events := map[string]any{}
+	if opts.Published {
+		// 1.21.0 has no events module: the ingress comes from the config.
+		events["http"] = map[string]any{"topics": []string{Topic}}
+	}
+	if opts.NotifyTimeout > 0 {
+		events["notifyTimeoutMs"] = opts.NotifyTimeout.Milliseconds()
+	}
+	if opts.LocalEvents {
+		events["useEventBus"] = "never"
+	}
+	database := map[string]any{"client": "better-sqlite3", "connection": ":memory:"}
+	if opts.Postgres != nil {
+		database = map[string]any{"client": "pg", "connection": map[string]any{
+			"host": "127.0.0.1", "port": opts.Postgres.Port, "user": opts.Postgres.User, "password": "unused",
+		}}
 	}
 	config := map[string]any{
 		"backend": map[string]any{
 			"baseUrl":  b.URL,
 			"listen":   map[string]any{"host": "127.0.0.1", "port": opts.Port},
-			"database": map[string]any{"client": "better-sqlite3", "connection": ":memory:"},
+			"database": database,
 			"auth": map[string]any{"externalAccess": []any{map[string]any{
 				"type": "static", "options": map[string]any{"token": b.Token, "subject": "eventmesh-tests"},
 			}}},
 		},
-		"events":                  map[string]any{"http": map[string]any{"topics": []string{Topic}}},
-		"catalog":                 catalog,
-		"knativeEventMeshRefresh": refresh,
+		"events":           events,
+		"catalog":          catalog,
+		"knativeEventMesh": map[string]any{"events": announcements},
 	}
 	data, err := yaml.Marshal(config)
 	if err != nil {
@@ -228,6 +266,9 @@ func (b *Backend) Stop(grace time.Duration) (time.Duration, error) {
 		return time.Since(start), fmt.Errorf("the Backstage backend did not exit within %s of SIGTERM; killed it", grace)
 	}
 }
+
+// Pid is the backend's process id.
+func (b *Backend) Pid() int { return b.cmd.Process.Pid }
 
 // Entity is the part of a catalog entity the tests look at.
 type Entity struct {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/knative-eventmesh/function/tests/cluster"
+	"github.com/knative-eventmesh/function/tests/demo"
 )
 
 var (
@@ -38,6 +39,11 @@ func setup(ctx context.Context, c *cluster.Cluster) error {
 	}
 	if err := c.InstallRBAC(ctx, filepath.Join("..", "..", "rbac")); err != nil {
 		return err
+	}
+	// The demo mesh (namespaces shop and finance), for the comparison of
+	// the two providers.
+	if err := c.Apply(ctx, demo.YAML); err != nil {
+		return fmt.Errorf("applying the demo mesh: %w", err)
 	}
 	if adminKubeconfig, err = c.AdminKubeconfig(); err != nil {
 		return err

@@ -15,9 +15,9 @@ import (
 
 // startBackstage installs (once) and starts the Backstage backend of
 // backstage/ on port, with one Knative Event Mesh provider, "local",
-// reading the function at functionURL with the reader's token, and the
-// refresh module. Its logs go to dir/backstage.log; the module's lines are
-// printed as [backstage] lines.
+// reading the function at functionURL with the reader's token, and
+// refreshed by the function's announcements. Its logs go to
+// dir/backstage.log; the provider's lines are printed as [backstage] lines.
 func startBackstage(ctx context.Context, port int, functionURL, token, dir string) (*catalog.Backend, string, error) {
 	fmt.Println("Installing the Backstage backend of backstage/ (npm ci; the first time takes a few minutes)...")
 	took, err := catalog.Install(ctx)
@@ -35,9 +35,11 @@ func startBackstage(ctx context.Context, port int, functionURL, token, dir strin
 	fmt.Println("Starting the Backstage backend...")
 	b, err := catalog.Start(ctx, catalog.Options{
 		Providers: map[string]catalog.Provider{"local": {BaseURL: functionURL, Token: token}},
-		Scope:     "local",
 		Port:      port,
 		Logs:      &moduleLines{file: f},
+		// Lets Ctrl-C stop the backend within seconds (see backstage/README.md).
+		NotifyTimeout: 2 * time.Second,
+		LocalEvents:   true,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("%w (its log: %s)", err, logPath)
@@ -46,7 +48,7 @@ func startBackstage(ctx context.Context, port int, functionURL, token, dir strin
 }
 
 // moduleLines writes the backend's JSON log lines to file, and prints the
-// messages of the refresh module (plugin catalog) about announcements.
+// Knative Event Mesh provider's messages about announcements and reads.
 type moduleLines struct {
 	file    *os.File
 	mu      sync.Mutex
@@ -77,7 +79,7 @@ func (m *moduleLines) Write(p []byte) (int, error) {
 }
 
 func isModuleMessage(msg string) bool {
-	for _, prefix := range []string{"Mesh change announced", "Triggered a refresh", "Ignored", "Could not refresh"} {
+	for _, prefix := range []string{"Mesh change announced", "Read ", "Ignored", "Knative Event Mesh provider"} {
 		if len(msg) >= len(prefix) && msg[:len(prefix)] == prefix {
 			return true
 		}
@@ -87,9 +89,10 @@ func isModuleMessage(msg string) bool {
 
 // backstageHelp says how to list the catalog, and what to watch.
 func backstageHelp(b *catalog.Backend, port int, logPath string) string {
-	return fmt.Sprintf(`  A Backstage backend (catalog, events HTTP ingress, the Knative Event Mesh
-  provider polling every 60 minutes, and the refresh module) serves at %[1]s;
-  push announces to %[2]s. Its log: %[3]s
+	return fmt.Sprintf(`  A Backstage backend (catalog, events plugin, and backstage/'s Knative
+  Event Mesh provider, polling every 60 minutes and reading again on each
+  announcement) serves at %[1]s; push announces to %[2]s.
+  Its log: %[3]s
 
   List the catalog's entities:
     curl -s -H "Authorization: Bearer %[4]s" '%[1]s/api/catalog/entities?fields=kind,metadata.namespace,metadata.name'

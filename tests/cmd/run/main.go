@@ -36,7 +36,7 @@ import (
 func main() {
 	addr := flag.String("addr", ":8080", "address to serve the function on")
 	rbacDir := flag.String("rbac", filepath.Join("..", "rbac"), "the rbac/ kustomization to apply to the local cluster")
-	backstagePort := flag.Int("backstage", 0, "also start a Backstage backend with the refresh module on this port of 127.0.0.1, and push to it (make run-backstage)")
+	backstagePort := flag.Int("backstage", 0, "also start a Backstage backend with backstage/'s provider on this port of 127.0.0.1, and push to it (make run-backstage)")
 	flag.Parse()
 	if err := run(*addr, *rbacDir, *backstagePort); err != nil {
 		fmt.Fprintln(os.Stderr, "run:", err)

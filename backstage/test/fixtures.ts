@@ -1,0 +1,90 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { EventMesh } from '../src';
+
+/** A mesh with every kind of object, and the fields 1.21.0 treats specially (null labels, no description, schema URL, null lists). */
+export function sampleMesh(): EventMesh {
+  return {
+    eventTypes: [
+      {
+        name: 'order-created',
+        namespace: 'shop',
+        uid: 'u1',
+        labels: { team: 'orders' },
+        annotations: { note: 'kept' },
+        type: 'com.example.order.created',
+        description: 'An order was placed',
+        schemaURL: 'https://schemas.example/order.json',
+        schemaData: '{"type":"object"}',
+        consumedBy: ['orders', 'audit'],
+      },
+      { name: 'ping', namespace: 'shop', uid: 'u2', labels: null, annotations: null, type: 'dev.knative.sources.ping', consumedBy: [] },
+      { name: 'bare', namespace: 'finance', uid: 'u3', labels: null, annotations: null, type: 'com.example.bare' },
+    ],
+    brokers: [
+      { name: 'default', namespace: 'shop', uid: 'u4', labels: null, annotations: { a: 'b' }, providedEventTypes: ['shop/order-created', 'shop/ping'] },
+      { name: 'empty', namespace: 'finance', uid: 'u5', labels: { x: 'y' }, annotations: null, providedEventTypes: [] },
+    ],
+    subscribables: [
+      { name: 'ledger', namespace: 'finance', uid: 'u6', labels: null, annotations: null, group: 'messaging.knative.dev', kind: 'InMemoryChannel', providedEventTypes: null },
+    ],
+    sources: [
+      { name: 'heartbeat', namespace: 'shop', uid: 'u7', labels: null, annotations: null, group: 'sources.knative.dev', kind: 'PingSource', providedEventTypes: ['shop/ping'] },
+    ],
+  };
+}
+
+/** A stand-in for the function: answers GET /v1/getEventMesh with what reply says, and records the requests. */
+export class FakeFunction {
+  server: Server;
+  url = '';
+  requests: { path: string; authorization: string | undefined }[] = [];
+  reply: { status: number; body: string } = { status: 200, body: JSON.stringify(sampleMesh()) };
+
+  constructor() {
+    this.server = createServer((req, res) => {
+      this.requests.push({ path: req.url ?? '', authorization: req.headers.authorization });
+      res.writeHead(this.reply.status, { 'Content-Type': 'application/json' });
+      res.end(this.reply.body);
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise(resolve => this.server.close(resolve));
+  }
+}
+
+/** A logger that records its lines. */
+export function recordingLogger() {
+  const lines: { level: string; message: string }[] = [];
+  const log = (level: string) => (message: string) => {
+    lines.push({ level, message });
+  };
+  const logger = {
+    lines,
+    debug: log('debug'),
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    child: () => logger,
+  };
+  return logger;
+}
+
+/** Polls cond every 10 ms until it holds, for at most ms. */
+export async function eventually(cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) {
+      throw new Error(`not within ${ms} ms`);
+    }
+    await new Promise(resolve => setTimeout(resolve, 10));
+  }
+}

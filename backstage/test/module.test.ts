@@ -1,0 +1,120 @@
+// The two modules in a Backstage test backend with the real catalog and
+// events plugins: the provider's entities reach the catalog, the processor
+// relates EventTypes to their consumers under the backend's auth, and the
+// events ingress takes announcements, with and without the shared secret.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import catalogPlugin from '@backstage/plugin-catalog-backend';
+import eventsPlugin from '@backstage/plugin-events-backend';
+// By the package's name, as a Backstage app imports them.
+import catalogModuleKnativeEventMesh from '@knative-eventmesh/plugin-catalog-backend-module-knative-event-mesh';
+import eventsModuleKnativeEventMesh from '@knative-eventmesh/plugin-catalog-backend-module-knative-event-mesh/events';
+import { eventsServiceFactory } from '@backstage/plugin-events-node';
+import { FakeFunction, eventually } from './fixtures';
+
+const COMPONENTS = `
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: orders-service, namespace: shop, annotations: {backstage.io/kubernetes-id: orders}}
+spec: {type: service, lifecycle: test, owner: shop}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: audit-service, namespace: finance, annotations: {backstage.io/kubernetes-id: audit}}
+spec: {type: service, lifecycle: test, owner: finance}
+`;
+
+async function start(t: test.TestContext, secret?: string) {
+  const fn = await new FakeFunction().start();
+  t.after(() => fn.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'eventmesh-module-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'components.yaml'), COMPONENTS);
+  const backend = await startTestBackend({
+    features: [
+      catalogPlugin,
+      eventsPlugin,
+      catalogModuleKnativeEventMesh,
+      eventsModuleKnativeEventMesh,
+      // The real events service: one bus for all plugins, as in a real
+      // backend (the test backend's mock has one per plugin).
+      eventsServiceFactory,
+      mockServices.rootConfig.factory({
+        data: {
+          events: { useEventBus: 'never' },
+          catalog: {
+            processingInterval: { seconds: 1 },
+            locations: [{ type: 'file', target: join(dir, 'components.yaml'), rules: [{ allow: ['Component'] }] }],
+            providers: {
+              knativeEventMesh: {
+                prod: { baseUrl: fn.url, token: 'reader-token', schedule: { frequency: { minutes: 60 }, timeout: { minutes: 1 } } },
+              },
+            },
+          },
+          knativeEventMesh: { events: { minInterval: { milliseconds: 100 }, ...(secret ? { secret } : {}) } },
+        },
+      }),
+    ],
+  });
+  t.after(() => backend.stop());
+  const base = `http://127.0.0.1:${(backend.server.address() as { port: number }).port}`;
+  const entity = async (ref: string) => {
+    const [kind, rest] = ref.split(':');
+    const res = await fetch(`${base}/api/catalog/entities/by-name/${kind}/${rest}`, {
+      headers: { Authorization: mockCredentials.service.header() },
+    });
+    return res.status === 200 ? ((await res.json()) as { relations: { type: string; targetRef: string }[]; metadata: Record<string, unknown> }) : undefined;
+  };
+  const post = (headers: Record<string, string>) =>
+    fetch(`${base}/api/events/http/knative-eventmesh`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: '{}' });
+  return { fn, entity, post };
+}
+
+const ANNOUNCEMENT = { 'ce-specversion': '1.0', 'ce-type': 'dev.knative.eventmesh.changed', 'ce-source': '/test', 'ce-id': '1', 'ce-subject': 'east' };
+
+async function has(entity: (ref: string) => Promise<{ relations: { type: string; targetRef: string }[] } | undefined>, ref: string, type: string, target: string) {
+  const e = await entity(ref);
+  return !!e && e.relations.some(r => r.type === type && r.targetRef === target);
+}
+
+test('entities, consumer relations, and announcements through the ingress', async t => {
+  const { fn, entity, post } = await start(t);
+  // consumedBy [orders, audit]: orders-service is in the API's namespace,
+  // audit-service is not, as 1.21.0 matches consumers.
+  const deadline = Date.now() + 60_000;
+  let related = false;
+  while (!related && Date.now() < deadline) {
+    related =
+      (await has(entity, 'api:shop/order-created', 'apiConsumedBy', 'component:shop/orders-service')) &&
+      (await has(entity, 'component:shop/orders-service', 'consumesApi', 'api:shop/order-created'));
+    if (!related) await new Promise(resolve => setTimeout(resolve, 200));
+  }
+  assert.ok(related, 'no apiConsumedBy/consumesApi relations between api:shop/order-created and component:shop/orders-service');
+  assert.equal(await has(entity, 'api:shop/order-created', 'apiConsumedBy', 'component:finance/audit-service'), false);
+  assert.ok(await has(entity, 'component:shop/default', 'providesApi', 'api:shop/order-created'));
+
+  const reads = fn.requests.length;
+  const res = await post(ANNOUNCEMENT);
+  assert.equal(res.status, 202);
+  await eventually(() => fn.requests.length === reads + 1);
+});
+
+test('with a shared secret, the ingress answers 401 without it and reads nothing', async t => {
+  const { fn, post } = await start(t, 'the-shared-secret');
+  await eventually(() => fn.requests.length === 1);
+  for (const headers of [ANNOUNCEMENT, { ...ANNOUNCEMENT, 'x-eventmesh-secret': 'wrong' }]) {
+    const res = await post(headers);
+    assert.equal(res.status, 401);
+    assert.match(JSON.stringify(await res.json()), /x-eventmesh-secret/);
+  }
+  await new Promise(resolve => setTimeout(resolve, 300));
+  assert.equal(fn.requests.length, 1, 'a POST without the secret made the provider read');
+  const res = await post({ ...ANNOUNCEMENT, 'x-eventmesh-secret': 'the-shared-secret' });
+  assert.equal(res.status, 202);
+  await eventually(() => fn.requests.length === 2);
+});

@@ -1,0 +1,130 @@
+// The provider on its own, against a stand-in for the function: what it
+// reads, what it applies, and what it does when the function says no or
+// is down.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import type { EntityProviderMutation } from '@backstage/plugin-catalog-node';
+import type { EventParams } from '@backstage/plugin-events-node';
+import { DEFAULT_SCHEDULE, EVENT_TYPE, KnativeEventMeshProvider, type EventSettings } from '../src';
+import { FakeFunction, eventually, recordingLogger } from './fixtures';
+
+const TOKEN = 'secret-token-value';
+
+type FullMutation = Extract<EntityProviderMutation, { type: 'full' }>;
+
+async function connected(t: test.TestContext, eventSettings?: EventSettings, baseUrlSuffix = '/') {
+  const fn = await new FakeFunction().start();
+  t.after(() => fn.stop());
+  const logger = recordingLogger();
+  const mutations: FullMutation[] = [];
+  let scheduled: (() => Promise<void>) | undefined;
+  const provider = new KnativeEventMeshProvider({
+    config: { id: 'prod', baseUrl: fn.url + baseUrlSuffix, token: TOKEN, schedule: DEFAULT_SCHEDULE },
+    logger: logger as never,
+    taskRunner: {
+      async run(task) {
+        scheduled = async () => {
+          await task.fn(new AbortController().signal);
+        };
+        await scheduled();
+      },
+    },
+    events: eventSettings ? ({ async subscribe() {}, async publish() {} } as never) : undefined,
+    eventSettings,
+  });
+  t.after(() => provider.stop());
+  await provider.connect({
+    async applyMutation(m) {
+      assert.equal(m.type, 'full');
+      mutations.push(m as FullMutation);
+    },
+    async refresh() {},
+  });
+  return { fn, logger, mutations, provider, runSchedule: () => scheduled!() };
+}
+
+test('reads the mesh with its token and applies all of it', async t => {
+  const { fn, mutations, logger } = await connected(t);
+  assert.deepEqual(fn.requests, [{ path: '/v1/getEventMesh', authorization: `Bearer ${TOKEN}` }]);
+  assert.equal(mutations.length, 1);
+  const m = mutations[0];
+  assert.equal(m.type, 'full');
+  assert.equal(m.entities.length, 7);
+  for (const e of m.entities) {
+    assert.equal(e.locationKey, 'knative-event-mesh-provider-prod');
+  }
+  assert.ok(!JSON.stringify(logger.lines).includes(TOKEN), 'a log line holds the token');
+});
+
+for (const c of [
+  { status: 401, body: '{"error":"the API server rejected the token"}', want: [/provider prod/, /401/, /rejected the token/, /catalog\.providers\.knativeEventMesh\.prod\.token/] },
+  { status: 403, body: '{"error":"may not list brokers"}', want: [/provider prod/, /403/, /may not list brokers/, /reader ClusterRole/] },
+  { status: 503, body: 'down', want: [/provider prod/, /503/] },
+  { status: 200, body: '{"brokers":[]}', want: [/provider prod/, /not an event mesh/, /"eventTypes" is not a list/] },
+  { status: 200, body: 'not json', want: [/provider prod/, /not an event mesh/] },
+]) {
+  test(`an answer ${c.status} ${c.body} is logged and keeps the last good entities`, async t => {
+    const { fn, mutations, logger, runSchedule } = await connected(t);
+    fn.reply = { status: c.status, body: c.body };
+    await runSchedule(); // does not throw
+    assert.equal(mutations.length, 1, 'a failed read applied a mutation');
+    const errors = logger.lines.filter(l => l.level === 'error');
+    assert.equal(errors.length, 1);
+    for (const re of c.want) {
+      assert.match(errors[0].message, re);
+    }
+    assert.match(errors[0].message, /keeps the 7 entities of the last good read/);
+    assert.ok(!JSON.stringify(logger.lines).includes(TOKEN), 'a log line holds the token');
+  });
+}
+
+test('a function that is down is logged, and nothing is applied', async t => {
+  const { fn, mutations, logger, runSchedule } = await connected(t);
+  await fn.stop();
+  await runSchedule();
+  assert.equal(mutations.length, 1);
+  const errors = logger.lines.filter(l => l.level === 'error');
+  assert.equal(errors.length, 1);
+  assert.match(errors[0].message, /provider prod: could not reach http:\/\/127\.0\.0\.1:\d+\/v1\/getEventMesh/);
+});
+
+function announcement(subject: string, type = EVENT_TYPE): EventParams {
+  return { topic: 'knative-eventmesh', eventPayload: {}, metadata: { 'ce-type': type, 'ce-subject': subject, 'ce-id': '1', 'ce-specversion': '1.0' } };
+}
+
+test('an announcement makes it read again; a burst makes at most two reads', async t => {
+  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 200, clusters: undefined, secret: undefined };
+  const { fn, mutations, provider } = await connected(t, settings);
+  await provider.onEvent(announcement('east'));
+  await eventually(() => mutations.length === 2);
+  const before = fn.requests.length;
+  for (let i = 0; i < 20; i++) {
+    await provider.onEvent(announcement('east'));
+  }
+  await new Promise(resolve => setTimeout(resolve, 800));
+  const reads = fn.requests.length - before;
+  assert.ok(reads >= 1 && reads <= 2, `20 announcements made ${reads} reads, want 1 or 2`);
+});
+
+test('announcements are routed by subject, and other events are ignored', async t => {
+  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: new Map([['east', ['prod']], ['west', ['other']]]), secret: undefined };
+  const { fn, provider, logger } = await connected(t, settings);
+  await provider.onEvent(announcement('west'));
+  await provider.onEvent(announcement('nowhere'));
+  await provider.onEvent(announcement('east', 'com.example.other'));
+  await provider.onEvent({ topic: 'knative-eventmesh', eventPayload: 'not json' });
+  await new Promise(resolve => setTimeout(resolve, 100));
+  assert.equal(fn.requests.length, 1, 'an announcement for another cluster, or another event, made a read');
+  assert.ok(logger.lines.some(l => /only dev\.knative\.eventmesh\.changed refreshes/.test(l.message)));
+  assert.ok(logger.lines.some(l => /not JSON/.test(l.message)));
+  await provider.onEvent(announcement('east'));
+  await eventually(() => fn.requests.length === 2);
+});
+
+test('a trailing slash of baseUrl is dropped, and baseUrl is the location as written', async t => {
+  const { fn, mutations } = await connected(t, undefined, '/namespaces/shop/');
+  assert.equal(fn.requests[0].path, '/namespaces/shop/v1/getEventMesh');
+  const annotations = mutations[0].entities[0].entity.metadata.annotations!;
+  assert.equal(annotations['backstage.io/managed-by-location'], `url:${fn.url}/namespaces/shop/`);
+});

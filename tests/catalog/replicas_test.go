@@ -1,0 +1,269 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/knative-eventmesh/function/tests/functest"
+	"github.com/knative-eventmesh/function/tests/watcher"
+)
+
+// secretHeader is the header the function sends PUSH_SECRET in.
+const secretHeader = "X-Eventmesh-Secret"
+
+// timedProxy forwards to target and records when each request started
+// and ended, and its status.
+type timedProxy struct {
+	URL string
+
+	mu       sync.Mutex
+	requests []timedRequest
+}
+
+type timedRequest struct {
+	start, end time.Time
+	status     int
+}
+
+func startTimedProxy(t *testing.T, target string) *timedProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &timedProxy{}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rp.ServeHTTP(rec, r)
+		p.mu.Lock()
+		p.requests = append(p.requests, timedRequest{start: start, end: time.Now(), status: rec.status})
+		p.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	p.URL = srv.URL
+	return p
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+// firstAfter returns the first request that started after t.
+func (p *timedProxy) firstAfter(t time.Time) (timedRequest, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.requests {
+		if r.start.After(t) {
+			return r, true
+		}
+	}
+	return timedRequest{}, false
+}
+
+func (p *timedProxy) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.requests)
+}
+
+// TestTwoReplicasOnPostgres runs the production topology: two Backstage
+// backends share one PostgreSQL, the providers' schedule keeps its default
+// (global) scope, and the function announces to replica A only, with the
+// shared secret. Each change made with kubectl must show in the catalog
+// that replica B serves. It measures the time from kubectl to the entity
+// on B, and where it goes: the function's debounce and build, the POST,
+// the provider's read, and the catalog's processing.
+func TestTwoReplicasOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	pg, err := StartPostgres(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Stop)
+
+	ns := "replicas-" + randomSuffix()
+	if err := testCluster.CreateNamespace(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	if err := testCluster.Apply(ctx, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: eventmesh-state-replicas, namespace: knative-eventing}\n")); err != nil {
+		t.Fatal(err)
+	}
+	portA, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := randomSuffix() + randomSuffix()
+	sink := startTimedProxy(t, IngressURL(portA))
+	// The function's default settings (PUSH_DEBOUNCE 2 s), announcing to
+	// replica A (through a proxy that times the POSTs) with the secret.
+	fn := functest.Start(t, map[string]string{
+		"KUBECONFIG": adminKubeconfig, "K_SINK": sink.URL, "K_SERVICE": "eventmesh", "CLUSTER_NAME": "prod",
+		"PUSH_STATE_NAMESPACE": "knative-eventing", "PUSH_STATE_CONFIGMAP": "eventmesh-state-replicas", "PUSH_SECRET": secret,
+	})
+	reads := startTimedProxy(t, fn.URL)
+
+	opts := func(port int, logs *functest.Logs) Options {
+		return Options{
+			Providers:     map[string]Provider{"prod": {BaseURL: reads.URL + "/namespaces/" + ns, Token: readerToken}},
+			Port:          port,
+			Postgres:      pg,
+			Secret:        secret,
+			NotifyTimeout: 2 * time.Second,
+			LocalEvents:   true,
+			Logs:          logs,
+		}
+	}
+	logsA, logsB := &functest.Logs{}, &functest.Logs{}
+	// One after the other: two replicas migrating a fresh database at
+	// once fail with MigrationLocked.
+	a, err := Start(ctx, opts(portA, logsA))
+	if err != nil {
+		t.Fatalf("replica A: %v\n%s", err, logsA)
+	}
+	b, err := Start(ctx, opts(0, logsB))
+	if err != nil {
+		_, _ = a.Stop(5 * time.Second)
+		t.Fatalf("replica B: %v\n%s", err, logsB)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_, _ = a.Stop(5 * time.Second)
+			_, _ = b.Stop(5 * time.Second)
+		}
+		if t.Failed() {
+			t.Logf("replica A's logs:\n%s\nreplica B's logs:\n%s", logsA, logsB)
+		}
+	})
+	adapterLogs := &functest.Logs{}
+	w, err := watcher.Start(ctx, testCluster, filepath.Join("..", "..", "rbac", "push.yaml"), fn.URL, adapterLogs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := w.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	waitFor(t, "the first read of the mesh", time.Now(), func() (bool, error) { return reads.count() >= 1, nil })
+
+	t.Run("changes posted to A show on B", func(t *testing.T) {
+		type figures struct{ total, post, read, readTook, catalog time.Duration }
+		var all []figures
+		for i := range 6 {
+			name := fmt.Sprintf("b%d", i)
+			for _, c := range []struct {
+				what string
+				args []string
+				in   string
+				want bool
+			}{
+				{"create broker " + name, []string{"create", "-n", ns, "-f", "-"}, fmt.Sprintf(`{"apiVersion":"eventing.knative.dev/v1","kind":"Broker","metadata":{"name":%q}}`, name), true},
+				{"delete broker " + name, []string{"delete", "broker", name, "-n", ns}, "", false},
+			} {
+				start := time.Now()
+				kubectl(t, c.in, c.args...)
+				total := waitFor(t, c.what+" on replica B", start, func() (bool, error) {
+					e, err := b.Entity(ctx, "component", ns, name)
+					return err == nil && (e != nil) == c.want, err
+				})
+				post, okPost := sink.firstAfter(start)
+				read, okRead := reads.firstAfter(post.start)
+				if !okPost || !okRead {
+					t.Fatalf("%s: reached B without a POST (%v) or a read (%v) after kubectl", c.what, okPost, okRead)
+				}
+				if post.status != http.StatusAccepted {
+					t.Errorf("%s: the function's POST got %d, want 202", c.what, post.status)
+				}
+				f := figures{
+					total:    total,
+					post:     post.start.Sub(start),
+					read:     read.start.Sub(post.start),
+					readTook: read.end.Sub(read.start),
+					catalog:  start.Add(total).Sub(read.end),
+				}
+				all = append(all, f)
+				t.Logf("%-16s on B %5.2f s after kubectl: POST at %5.2f s, read %4.2f s later, took %4.2f s, catalog %4.2f s",
+					c.what, f.total.Seconds(), f.post.Seconds(), f.read.Seconds(), f.readTook.Seconds(), f.catalog.Seconds())
+			}
+		}
+		median := func(get func(figures) time.Duration) (time.Duration, time.Duration) {
+			d := make([]time.Duration, len(all))
+			for i, f := range all {
+				d[i] = get(f)
+			}
+			slices.Sort(d)
+			return d[len(d)/2], d[len(d)-1]
+		}
+		p50, maxTotal := median(func(f figures) time.Duration { return f.total })
+		post, _ := median(func(f figures) time.Duration { return f.post })
+		read, _ := median(func(f figures) time.Duration { return f.read })
+		took, _ := median(func(f figures) time.Duration { return f.readTook })
+		cat, _ := median(func(f figures) time.Duration { return f.catalog })
+		t.Logf("kubectl to entity on replica B over %d changes: p50 %.2f s, max %.2f s; medians: kubectl to POST (watch, 2 s debounce, build) %.2f s, "+
+			"POST to read %.2f s, read %.2f s, catalog (write, processing, stitching) %.2f s",
+			len(all), p50.Seconds(), maxTotal.Seconds(), post.Seconds(), read.Seconds(), took.Seconds(), cat.Seconds())
+	})
+
+	t.Run("a POST without the secret gets 401 and causes no read", func(t *testing.T) {
+		before := reads.count()
+		for _, header := range []string{"", "wrong"} {
+			req, err := http.NewRequest(http.MethodPost, IngressURL(portA), strings.NewReader(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			for k, v := range map[string]string{"Ce-Specversion": "1.0", "Ce-Type": "dev.knative.eventmesh.changed", "Ce-Source": "/forged", "Ce-Id": randomSuffix(), "Ce-Subject": "prod"} {
+				req.Header.Set(k, v)
+			}
+			if header != "" {
+				req.Header.Set(secretHeader, header)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("POST with secret %q: %d, want 401", header, resp.StatusCode)
+			}
+		}
+		time.Sleep(3 * time.Second)
+		if n := reads.count() - before; n != 0 {
+			t.Errorf("POSTs without the secret made %d reads, want 0", n)
+		}
+	})
+
+	t.Run("both replicas stop within 5 s of SIGTERM", func(t *testing.T) {
+		stopped = true
+		for _, r := range []struct {
+			name string
+			b    *Backend
+		}{{"A", a}, {"B", b}} {
+			took, err := r.b.Stop(5 * time.Second)
+			if err != nil {
+				t.Errorf("replica %s: %v", r.name, err)
+				continue
+			}
+			t.Logf("replica %s exited %.2f s after SIGTERM", r.name, took.Seconds())
+		}
+	})
+}
