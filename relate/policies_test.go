@@ -27,8 +27,8 @@ func TestEventPolicies(t *testing.T) {
 			{Meta: objects.Meta{Name: "b", Namespace: "other"}},
 		},
 		Subscribables: []objects.Object{{Kind: channel, Meta: objects.Meta{Name: "ch", Namespace: "ns", Labels: map[string]string{"tier": "gold"}}}},
-		Sources: []objects.Object{{Kind: ping, Meta: objects.Meta{Name: "ping", Namespace: "ns", Labels: map[string]string{BackstageIDLabel: "heartbeat"}}}},
-		Targets: []objects.Target{{Group: "sinks.knative.dev", Kind: "JobSink", Meta: objects.Meta{Name: "job", Namespace: "ns"}}},
+		Sources:       []objects.Object{{Kind: ping, Meta: objects.Meta{Name: "ping", Namespace: "ns", Labels: map[string]string{BackstageIDLabel: "heartbeat"}}}},
+		Targets:       []objects.Target{{Group: "sinks.knative.dev", Kind: "JobSink", Meta: objects.Meta{Name: "job", Namespace: "ns"}}},
 		EventPolicies: []objects.EventPolicy{
 			policy("to-b", []objects.PolicyTarget{{Ref: brokerRef}},
 				objects.PolicySender{Ref: pingRef}, objects.PolicySender{Subject: "system:serviceaccount:ns:auditor"},
