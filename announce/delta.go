@@ -30,68 +30,56 @@ const (
 // IndexOf returns the index of m.
 func IndexOf(m *mesh.Mesh) (Index, error) {
 	idx := Index{}
-	add := func(group, kind string, meta *mesh.Meta, entity any) error {
-		b, err := json.Marshal(entity)
+	for _, index := range []func() error{
+		func() error {
+			return indexAll(idx, m.EventTypes, func(e *mesh.EventType) (string, string, *mesh.Meta) { return eventingGroup, eventTypeKind, &e.Meta })
+		},
+		func() error {
+			return indexAll(idx, m.Brokers, func(e *mesh.Broker) (string, string, *mesh.Meta) { return eventingGroup, brokerKind, &e.Meta })
+		},
+		func() error {
+			return indexAll(idx, m.Subscribables, func(e *mesh.Subscribable) (string, string, *mesh.Meta) { return e.Group, e.Kind, &e.Meta })
+		},
+		func() error {
+			return indexAll(idx, m.Sources, func(e *mesh.Source) (string, string, *mesh.Meta) { return e.Group, e.Kind, &e.Meta })
+		},
+		// The entities added beside the four lists the published provider reads.
+		func() error {
+			return indexAll(idx, m.Sinks, func(e *mesh.Sink) (string, string, *mesh.Meta) { return e.Group, e.Kind, &e.Meta })
+		},
+		func() error {
+			return indexAll(idx, m.EventTransforms, func(e *mesh.Transform) (string, string, *mesh.Meta) { return e.Group, e.Kind, &e.Meta })
+		},
+		func() error {
+			return indexAll(idx, m.RequestReplies, func(e *mesh.RequestReply) (string, string, *mesh.Meta) { return e.Group, e.Kind, &e.Meta })
+		},
+		func() error {
+			return indexAll(idx, m.Flows, func(e *mesh.Flow) (string, string, *mesh.Meta) { return e.Group, e.Kind, &e.Meta })
+		},
+		func() error {
+			return indexAll(idx, m.EventPolicies, func(e *mesh.EventPolicy) (string, string, *mesh.Meta) { return eventingGroup, eventPolicyKind, &e.Meta })
+		},
+	} {
+		if err := index(); err != nil {
+			return nil, err
+		}
+	}
+	return idx, nil
+}
+
+// indexAll adds each entity of list to idx, under the group, kind and
+// metadata that describe gives.
+func indexAll[E any](idx Index, list []E, describe func(*E) (group, kind string, meta *mesh.Meta)) error {
+	for i := range list {
+		group, kind, meta := describe(&list[i])
+		b, err := json.Marshal(&list[i])
 		if err != nil {
 			return fmt.Errorf("encoding %s %s/%s: %w", kind, meta.Namespace, meta.Name, err)
 		}
 		sum := sha256.Sum256(b)
 		idx[strings.Join([]string{group, kind, meta.Namespace, meta.Name}, "/")] = hex.EncodeToString(sum[:12])
-		return nil
 	}
-	for i := range m.EventTypes {
-		if err := add(eventingGroup, eventTypeKind, &m.EventTypes[i].Meta, &m.EventTypes[i]); err != nil {
-			return nil, err
-		}
-	}
-	for i := range m.Brokers {
-		if err := add(eventingGroup, brokerKind, &m.Brokers[i].Meta, &m.Brokers[i]); err != nil {
-			return nil, err
-		}
-	}
-	for i := range m.Subscribables {
-		s := &m.Subscribables[i]
-		if err := add(s.Group, s.Kind, &s.Meta, s); err != nil {
-			return nil, err
-		}
-	}
-	for i := range m.Sources {
-		s := &m.Sources[i]
-		if err := add(s.Group, s.Kind, &s.Meta, s); err != nil {
-			return nil, err
-		}
-	}
-	// The entities added beside the four lists the published provider reads.
-	for i := range m.Sinks {
-		s := &m.Sinks[i]
-		if err := add(s.Group, s.Kind, &s.Meta, s); err != nil {
-			return nil, err
-		}
-	}
-	for i := range m.EventTransforms {
-		s := &m.EventTransforms[i]
-		if err := add(s.Group, s.Kind, &s.Meta, s); err != nil {
-			return nil, err
-		}
-	}
-	for i := range m.RequestReplies {
-		s := &m.RequestReplies[i]
-		if err := add(s.Group, s.Kind, &s.Meta, s); err != nil {
-			return nil, err
-		}
-	}
-	for i := range m.Flows {
-		s := &m.Flows[i]
-		if err := add(s.Group, s.Kind, &s.Meta, s); err != nil {
-			return nil, err
-		}
-	}
-	for i := range m.EventPolicies {
-		if err := add(eventingGroup, eventPolicyKind, &m.EventPolicies[i].Meta, &m.EventPolicies[i]); err != nil {
-			return nil, err
-		}
-	}
-	return idx, nil
+	return nil
 }
 
 // Delta is what changed between two meshes, entity by entity.
