@@ -3,12 +3,22 @@ package function
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/knative-eventmesh/function/kubeclient"
+	"github.com/knative-eventmesh/function/mesh"
 )
 
 func TestDefaultMaxBuilds(t *testing.T) {
@@ -120,4 +130,60 @@ func TestSetGoMemoryLimit(t *testing.T) {
 	if got := setGoMemoryLimit(map[string]string{}, []string{unlimited}); got != 0 || debug.SetMemoryLimit(-1) != before {
 		t.Errorf("without a limit: set %d, runtime has %d; want it left alone", got, debug.SetMemoryLimit(-1))
 	}
+}
+
+// emptyCluster answers like an API server without Eventing: no API groups,
+// empty lists, and no ConfigMaps.
+func emptyCluster(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.URL.Path == "/apis":
+		_, _ = io.WriteString(w, `{"kind":"APIGroupList","apiVersion":"v1","groups":[]}`)
+	case strings.Contains(r.URL.Path, "/configmaps/"):
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`)
+	default:
+		_, _ = io.WriteString(w, `{"kind":"List","apiVersion":"v1","metadata":{},"items":[]}`)
+	}
+}
+
+// TestBuildHoldsItsSlot checks that a mesh build keeps its slot while the
+// mesh is encoded and gzipped (what meshOf passes it to), and gives it back
+// afterwards.
+func TestBuildHoldsItsSlot(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(emptyCluster))
+	defer srv.Close()
+	factory, err := kubeclient.NewFactory(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients, err := factory.ForToken("reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New(WithLogOutput(io.Discard))
+	f.log = slog.New(slog.DiscardHandler)
+	f.settings = Settings{Timeout: 30 * time.Second, PageSize: 100}
+	f.slots = newBuildSlots(1, 10*time.Millisecond)
+	ctx := context.Background()
+	called := false
+	err = f.meshOf(ctx, clients, nil, func(*mesh.Mesh, []string) error {
+		called = true
+		release, err := f.slots.acquire(ctx)
+		if err == nil {
+			release()
+		}
+		if !errors.Is(err, errBusy) {
+			t.Errorf("while the mesh is encoded, another build got %v, want errBusy: the slot was given back too soon", err)
+		}
+		return nil
+	})
+	if err != nil || !called {
+		t.Fatalf("meshOf: %v, encoding called: %v", err, called)
+	}
+	release, err := f.slots.acquire(ctx)
+	if err != nil {
+		t.Fatalf("after the build: %v, want its slot given back", err)
+	}
+	release()
 }

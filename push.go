@@ -28,7 +28,35 @@ func (f *Function) startPush(namespace string, env map[string]string) error {
 	if err != nil {
 		return err
 	}
-	service := env["K_SERVICE"]
+	cfg := f.pushConfig(namespace, env["K_SERVICE"])
+	store := &announce.Store{ConfigMaps: own.Core.ConfigMaps(cmp.Or(p.StateNamespace, namespace)), Name: p.StateConfigMap}
+	// meshOf logs what it leaves out of the mesh.
+	build := func(ctx context.Context) (m *mesh.Mesh, err error) {
+		err = f.meshOf(ctx, own, nil, func(built *mesh.Mesh, _ []string) error {
+			m = built
+			return nil
+		})
+		return m, err
+	}
+	f.push, err = announce.New(cfg, build, store, f.log.With("component", "push"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.stopPush = cancel
+	f.pushDone = make(chan struct{})
+	go func() {
+		defer close(f.pushDone)
+		f.push.Run(ctx)
+	}()
+	f.log.Info("push is on", "sink", cfg.Sink, "source", cfg.Source, "state", store.Name, "debounce", cfg.Debounce.String())
+	return nil
+}
+
+// pushConfig is the announcer's configuration, from the push settings,
+// the function's namespace and its Knative Service's name.
+func (f *Function) pushConfig(namespace, service string) announce.Config {
+	p := f.settings.Push
 	cfg := announce.Config{
 		Sink:     p.Sink,
 		Source:   cmp.Or(p.Source, serviceReference(namespace, service)),
@@ -52,28 +80,7 @@ func (f *Function) startPush(namespace string, env map[string]string) error {
 	if p.Secret != "" {
 		cfg.Header = http.Header{SecretHeader: {p.Secret}}
 	}
-	store := &announce.Store{ConfigMaps: own.Core.ConfigMaps(cmp.Or(p.StateNamespace, namespace)), Name: p.StateConfigMap}
-	// meshOf logs what it leaves out of the mesh.
-	build := func(ctx context.Context) (m *mesh.Mesh, err error) {
-		err = f.meshOf(ctx, own, nil, func(built *mesh.Mesh, _ []string) error {
-			m = built
-			return nil
-		})
-		return m, err
-	}
-	f.push, err = announce.New(cfg, build, store, f.log.With("component", "push"))
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	f.stopPush = cancel
-	f.pushDone = make(chan struct{})
-	go func() {
-		defer close(f.pushDone)
-		f.push.Run(ctx)
-	}()
-	f.log.Info("push is on", "sink", cfg.Sink, "source", cfg.Source, "state", store.Name, "debounce", cfg.Debounce.String())
-	return nil
+	return cfg
 }
 
 // SecretHeader carries PUSH_SECRET with each announcement: the Backstage

@@ -1,0 +1,73 @@
+package function
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPushConfig checks the announcer's configuration that push settings
+// give: the defaults derived from the Knative Service, the bounds derived
+// from the debounce, and the secret header only when a secret is set.
+func TestPushConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		push               PushSettings
+		namespace, service string
+		wantSource         string
+		wantDataRef        string
+		wantMaxDelay       time.Duration
+		wantRetryMin       time.Duration
+		wantSecret         string
+	}{{
+		name:         "defaults from the ksvc",
+		push:         PushSettings{Sink: "http://sink", Debounce: time.Second, ClaimTTL: 30 * time.Second},
+		namespace:    "knative-eventing",
+		service:      "eventmesh",
+		wantSource:   "/apis/serving.knative.dev/v1/namespaces/knative-eventing/services/eventmesh",
+		wantDataRef:  "http://eventmesh.knative-eventing.svc.cluster.local/v1/getEventMesh",
+		wantMaxDelay: 10 * time.Second,
+		wantRetryMin: time.Second,
+	}, {
+		name:         "no ksvc",
+		push:         PushSettings{Sink: "http://sink", Debounce: 3 * time.Second, ClaimTTL: 30 * time.Second},
+		wantSource:   "/eventmesh",
+		wantDataRef:  "http://localhost:8080/v1/getEventMesh",
+		wantMaxDelay: 30 * time.Second,
+		wantRetryMin: time.Second,
+	}, {
+		name: "set source, URL and secret",
+		push: PushSettings{Sink: "http://sink", Debounce: 200 * time.Millisecond, ClaimTTL: 30 * time.Second,
+			Source: "/clusters/prod", MeshURL: "https://mesh.example.com", Secret: "s3cret"},
+		namespace:    "knative-eventing",
+		service:      "eventmesh",
+		wantSource:   "/clusters/prod",
+		wantDataRef:  "https://mesh.example.com/v1/getEventMesh",
+		wantMaxDelay: 2 * time.Second,
+		wantRetryMin: 200 * time.Millisecond,
+		wantSecret:   "s3cret",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &Function{settings: Settings{Timeout: 20 * time.Second, Push: tc.push}}
+			cfg := f.pushConfig(tc.namespace, tc.service)
+			if cfg.Source != tc.wantSource || cfg.DataRef != tc.wantDataRef {
+				t.Errorf("source %q, dataref %q; want %q, %q", cfg.Source, cfg.DataRef, tc.wantSource, tc.wantDataRef)
+			}
+			if cfg.MaxDelay != tc.wantMaxDelay || cfg.RetryMin != tc.wantRetryMin {
+				t.Errorf("max delay %s, retry min %s; want %s, %s", cfg.MaxDelay, cfg.RetryMin, tc.wantMaxDelay, tc.wantRetryMin)
+			}
+			if cfg.SyncTimeout != 50*time.Second {
+				t.Errorf("sync timeout %s, want the mesh timeout plus the claim TTL, 50s", cfg.SyncTimeout)
+			}
+			if got := cfg.Header.Get(SecretHeader); got != tc.wantSecret {
+				t.Errorf("%s header %q, want %q", SecretHeader, got, tc.wantSecret)
+			}
+			if tc.wantSecret == "" && cfg.Header != nil {
+				t.Errorf("headers %v without a secret, want none", cfg.Header)
+			}
+			if !strings.Contains(cfg.Holder, "-") {
+				t.Errorf("holder %q has no random part", cfg.Holder)
+			}
+		})
+	}
+}
