@@ -66,7 +66,7 @@ type PushSettings struct {
 const (
 	DefaultTimeout  = 20 * time.Second
 	DefaultPageSize = 2000
-	DefaultDebounce = 2 * time.Second
+	DefaultDebounce = time.Second
 	DefaultClaimTTL = 30 * time.Second
 	DefaultStateCM  = "eventmesh-state"
 	// maxConfigMapBytes is what a ConfigMap may hold in all.

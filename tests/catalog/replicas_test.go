@@ -112,7 +112,7 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	}
 	secret := randomSuffix() + randomSuffix()
 	sink := startTimedProxy(t, IngressURL(portA))
-	// The function's default settings (PUSH_DEBOUNCE 2 s), announcing to
+	// The function's default settings (PUSH_DEBOUNCE 1 s), announcing to
 	// replica A (through a proxy that times the POSTs) with the secret.
 	fn := functest.Start(t, map[string]string{
 		"KUBECONFIG": adminKubeconfig, "K_SINK": sink.URL, "K_SERVICE": "eventmesh", "CLUSTER_NAME": "prod",
@@ -218,7 +218,7 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 		read, _ := median(func(f figures) time.Duration { return f.read })
 		took, _ := median(func(f figures) time.Duration { return f.readTook })
 		cat, _ := median(func(f figures) time.Duration { return f.catalog })
-		t.Logf("kubectl to entity on replica B over %d changes: p50 %.2f s, max %.2f s; medians: kubectl to POST (watch, 2 s debounce, build) %.2f s, "+
+		t.Logf("kubectl to entity on replica B over %d changes: p50 %.2f s, max %.2f s; medians: kubectl to POST (watch, debounce, build) %.2f s, "+
 			"POST to read %.2f s, read %.2f s, catalog (write, processing, stitching) %.2f s",
 			len(all), p50.Seconds(), maxTotal.Seconds(), post.Seconds(), read.Seconds(), took.Seconds(), cat.Seconds())
 	})

@@ -39,7 +39,6 @@ func startPush(ctx context.Context, c *cluster.Cluster, rbacDir, functionURL, si
 	env["MESH_URL"] = functionURL
 	env["CLUSTER_NAME"] = "local"
 	env["PUSH_STATE_NAMESPACE"] = "knative-eventing"
-	env["PUSH_DEBOUNCE"] = "1s"
 
 	w, err := watcher.Start(ctx, c, filepath.Join(rbacDir, "push.yaml"), functionURL, io.Discard)
 	if err != nil {
