@@ -139,6 +139,13 @@ func TestPermissions(t *testing.T) {
 		{verb: "watch", group: "messaging.knative.dev", resource: "subscriptions"},
 		{verb: "watch", group: "messaging.knative.dev", resource: "inmemorychannels"},
 		{verb: "watch", group: "sources.knative.dev", resource: "pingsources"},
+		{verb: "watch", group: "eventing.knative.dev", resource: "eventpolicies"},
+		{verb: "watch", group: "eventing.knative.dev", resource: "eventtransforms"},
+		{verb: "watch", group: "eventing.knative.dev", resource: "requestreplies"},
+		{verb: "watch", group: "flows.knative.dev", resource: "sequences"},
+		{verb: "watch", group: "flows.knative.dev", resource: "parallels"},
+		{verb: "watch", group: "sinks.knative.dev", resource: "jobsinks"},
+		{verb: "watch", group: "sinks.knative.dev", resource: "integrationsinks"},
 		{verb: "watch", resource: "namespaces"},
 	}
 	tests := []struct {

@@ -109,6 +109,45 @@ func TestAnnouncements(t *testing.T) {
 		checkDelta(t, a, keys("Broker", ns, names...), nil, nil)
 		s.none(quiet)
 	})
+	// The kinds beside Brokers, Triggers and channels are watched too: an
+	// EventPolicy alone changes the mesh, and a JobSink is an entity.
+	t.Run("policy", func(t *testing.T) {
+		apply(t, ns, `
+apiVersion: eventing.knative.dev/v1alpha1
+kind: EventPolicy
+metadata:
+  name: burst-senders
+  namespace: {{ns}}
+spec:
+  to:
+  - ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: burst-a}
+  from:
+  - sub: system:serviceaccount:{{ns}}:sender
+`)
+		_, a := s.next(arrival)
+		checkDelta(t, a, keys("EventPolicy", ns, "burst-senders"), nil, keys("Broker", ns, "burst-a"))
+		s.none(quiet)
+	})
+	t.Run("sink", func(t *testing.T) {
+		apply(t, ns, `
+apiVersion: sinks.knative.dev/v1alpha1
+kind: JobSink
+metadata:
+  name: jobs
+  namespace: {{ns}}
+spec:
+  job:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - {name: job, image: example.com/job}
+`)
+		_, a := s.next(arrival)
+		checkDelta(t, a, keys("JobSink", ns, "jobs"), nil, nil)
+		s.none(quiet)
+	})
 	t.Run("no change", func(t *testing.T) {
 		// A Trigger with a URI subscriber is not part of the mesh.
 		apply(t, ns, `
