@@ -1,9 +1,28 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { EventMesh } from '../src';
 
-/** A mesh with every kind of object, and the fields 1.21.0 treats specially (null labels, no description, schema URL, null lists). */
-export function sampleMesh(): EventMesh {
+/** The demo mesh of tests/demo/demo.yaml in the namespaces shop and finance, as the function serves it (tests/e2e/demo_test.go wantDemo). */
+export function demoMesh(): EventMesh {
+  return JSON.parse(readFileSync(testdata('demo-mesh.json'), 'utf8')) as EventMesh;
+}
+
+/** The path of a file of test/testdata (the tests run from dist/test). */
+export function testdata(name: string): string {
+  return join(__dirname, '..', '..', 'test', 'testdata', name);
+}
+
+/** A mesh as 1.21.0 knows it: the four lists only. */
+export type OldMesh = Pick<EventMesh, 'eventTypes' | 'brokers' | 'subscribables' | 'sources'>;
+
+/**
+ * A mesh of an older function (the four lists only) with every kind of
+ * object they hold, and the fields 1.21.0 treats specially (null labels, no
+ * description, schema URL, null lists).
+ */
+export function sampleMesh(): OldMesh {
   return {
     eventTypes: [
       {
