@@ -72,11 +72,11 @@ async function start(t: test.TestContext, secret?: string, mesh?: unknown) {
     return res.status === 200 ? ((await res.json()) as { relations: { type: string; targetRef: string }[]; metadata: Record<string, unknown> }) : undefined;
   };
   const query = async (filter: string) => {
-    const res = await fetch(`${base}/api/catalog/entities/by-query?filter=${encodeURIComponent(filter)}`, {
+    const res = await fetch(`${base}/api/catalog/entities?filter=${encodeURIComponent(filter)}`, {
       headers: { Authorization: mockCredentials.service.header() },
     });
     assert.equal(res.status, 200);
-    return ((await res.json()) as { items: { kind: string; metadata: { namespace: string; name: string } }[] }).items.map(
+    return ((await res.json()) as { kind: string; metadata: { namespace: string; name: string } }[]).map(
       e => `${e.kind.toLowerCase()}:${e.metadata.namespace}/${e.metadata.name}`,
     );
   };
