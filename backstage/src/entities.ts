@@ -70,8 +70,8 @@ export function meshEntities(mesh: EventMesh, context: EntityContext): Entity[] 
     ...mesh.subscribables.map(s => componentEntity(s, typeOf(s), s.providedEventTypes, context, accessAnnotations(s, mode))),
     ...mesh.sources.map(s => componentEntity(s, typeOf(s), s.providedEventTypes, context)),
     ...mesh.sinks.map(s => kindEntity(s, context, accessAnnotations(s, mode))),
-    ...mesh.eventTransforms.map(t => kindEntity(t, context, { ...accessAnnotations(t, mode), ...refAnnotation(ANNOTATION_SINK, t.sink) })),
-    ...mesh.requestReplies.map(r => kindEntity(r, context, { ...accessAnnotations(r, mode), ...refAnnotation(ANNOTATION_BROKER, r.broker) })),
+    ...mesh.eventTransforms.map(t => kindEntity(t, context, { ...accessAnnotations(t, mode), ...listAnnotation(ANNOTATION_SINK, refsText([t.sink])) })),
+    ...mesh.requestReplies.map(r => kindEntity(r, context, { ...accessAnnotations(r, mode), ...listAnnotation(ANNOTATION_BROKER, refsText([r.broker])) })),
     ...mesh.flows.map(f => flowEntity(f, context, mode)),
   ];
 }
@@ -91,33 +91,20 @@ function annotationsOf(o: MeshObject, context: EntityContext, extra: Record<stri
 /**
  * The annotations that say who may send to an addressable. mode is the
  * mesh's defaultAuthorizationMode: absent in an older function's mesh,
- * which says nothing of EventPolicies, and then so do they.
+ * which says nothing of EventPolicies, and then neither does the
+ * authorization annotation.
  */
 function accessAnnotations(a: Access, mode: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (a.audience) {
-    out[ANNOTATION_AUDIENCE] = a.audience;
-  }
-  const policies = a.eventPolicies ?? [];
-  if (policies.length > 0) {
-    out[ANNOTATION_AUTHORIZATION] = AUTHORIZATION_BY_POLICIES;
-    out[ANNOTATION_EVENT_POLICIES] = policies.join(',');
-  } else if (mode) {
-    out[ANNOTATION_AUTHORIZATION] = mode;
-  }
   const senders = a.allowedSenders ?? [];
-  if (senders.length > 0) {
-    out[ANNOTATION_ALLOWED_SENDERS] = senders.map(refText).join(',');
-  }
-  const ids = senders.filter(s => s.backstageId).map(s => `${s.namespace}/${s.backstageId}`);
-  if (ids.length > 0) {
-    out[ANNOTATION_ALLOWED_SENDER_IDS] = ids.join(',');
-  }
-  const subjects = a.allowedSubjects ?? [];
-  if (subjects.length > 0) {
-    out[ANNOTATION_ALLOWED_SUBJECTS] = subjects.join(',');
-  }
-  return out;
+  const authorization = (a.eventPolicies ?? []).length > 0 ? AUTHORIZATION_BY_POLICIES : mode;
+  return {
+    ...(a.audience ? { [ANNOTATION_AUDIENCE]: a.audience } : {}),
+    ...(authorization ? { [ANNOTATION_AUTHORIZATION]: authorization } : {}),
+    ...listAnnotation(ANNOTATION_EVENT_POLICIES, a.eventPolicies),
+    ...listAnnotation(ANNOTATION_ALLOWED_SENDERS, senders.map(refText)),
+    ...listAnnotation(ANNOTATION_ALLOWED_SENDER_IDS, senders.filter(s => s.backstageId).map(s => `${s.namespace}/${s.backstageId}`)),
+    ...listAnnotation(ANNOTATION_ALLOWED_SUBJECTS, a.allowedSubjects),
+  };
 }
 
 /** "<group>:<kind>:<namespace>/<name>" of a reference. */
@@ -125,14 +112,14 @@ function refText(r: Reference): string {
   return `${r.group}:${r.kind}:${r.namespace}/${r.name}`;
 }
 
-/** { key: the reference's text }, or nothing when it is absent. */
-function refAnnotation(key: string, r: Reference | null | undefined): Record<string, string> {
-  return r ? { [key]: refText(r) } : {};
+/** The texts of the references that are there. */
+function refsText(refs: (Reference | null | undefined)[] | null | undefined): string[] {
+  return (refs ?? []).filter((r): r is Reference => !!r).map(refText);
 }
 
-/** { key: the references' texts }, or nothing when there are none. */
-function refsAnnotation(key: string, refs: Reference[] | null | undefined): Record<string, string> {
-  return refs && refs.length > 0 ? { [key]: refs.map(refText).join(',') } : {};
+/** { key: the values, comma-separated }, or nothing when there are none. */
+function listAnnotation(key: string, values: string[] | null | undefined): Record<string, string> {
+  return values && values.length > 0 ? { [key]: values.join(',') } : {};
 }
 
 /**
@@ -154,8 +141,8 @@ function kindEntity(t: Typed, context: EntityContext, extra: Record<string, stri
 function flowEntity(f: Flow, context: EntityContext, mode: string | undefined): Entity {
   const entity = kindEntity(f, context, {
     ...accessAnnotations(f, mode),
-    ...refsAnnotation(ANNOTATION_CALLS, f.calls),
-    ...refsAnnotation(ANNOTATION_REPLIES, f.replies),
+    ...listAnnotation(ANNOTATION_CALLS, refsText(f.calls)),
+    ...listAnnotation(ANNOTATION_REPLIES, refsText(f.replies)),
   });
   entity.metadata.consumedBy = f.consumedBy ?? [];
   return entity;
