@@ -1,9 +1,12 @@
-// The catalog entities of a mesh: the same, field for field, as those of
-// the published provider @knative-extensions/plugin-knative-event-mesh-backend
-// 1.21.0, so that entity refs, links and bookmarks survive a switch.
+// The catalog entities of a mesh. Those of the four lists the published
+// provider @knative-extensions/plugin-knative-event-mesh-backend 1.21.0
+// reads are the same as its, field for field, so that entity refs, links
+// and bookmarks survive a switch; only annotations under knative.dev/ are
+// added. Sinks, transforms, request-replies and flows are Components of
+// their own.
 
 import { ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION, type Entity } from '@backstage/catalog-model';
-import type { EventMesh, EventType, MeshObject, Typed } from './mesh';
+import type { Access, EventMesh, EventType, Flow, MeshObject, Reference, Typed } from './mesh';
 
 /** spec.type of an EventType's API entity. */
 export const TYPE_EVENT_TYPE = 'eventType';
@@ -12,6 +15,39 @@ export const TYPE_BROKER = 'broker';
 /** spec.system and spec.owner of every entity. */
 export const SYSTEM = 'knative-event-mesh';
 export const OWNER = 'knative';
+
+/** The annotation that links a Component to the Kubernetes objects it runs as. */
+export const ANNOTATION_KUBERNETES_ID = 'backstage.io/kubernetes-id';
+
+// The annotations of our own, all under knative.dev/. Lists are
+// comma-separated; an object is "<group>:<kind>:<namespace>/<name>".
+
+/** status.address.audience: the audience of the OIDC tokens senders present. */
+export const ANNOTATION_AUDIENCE = 'knative.dev/audience';
+/**
+ * Who decides who may send: "event-policies" when EventPolicies apply,
+ * else the cluster's default-authorization-mode (allow-same-namespace,
+ * allow-all, deny-all, or unknown when the function's token may not read it).
+ */
+export const ANNOTATION_AUTHORIZATION = 'knative.dev/authorization';
+/** "<namespace>/<name>" of the EventPolicies that apply. */
+export const ANNOTATION_EVENT_POLICIES = 'knative.dev/event-policies';
+/** The objects those policies allow to send. */
+export const ANNOTATION_ALLOWED_SENDERS = 'knative.dev/allowed-senders';
+/** "<namespace>/<Backstage id>" of the allowed senders that have a Backstage id: the processor relates them. */
+export const ANNOTATION_ALLOWED_SENDER_IDS = 'knative.dev/allowed-sender-ids';
+/** The OIDC subjects those policies allow. */
+export const ANNOTATION_ALLOWED_SUBJECTS = 'knative.dev/allowed-subjects';
+/** A flow's calls: what it sends the events it receives to. */
+export const ANNOTATION_CALLS = 'knative.dev/calls';
+/** A flow's replies. */
+export const ANNOTATION_REPLIES = 'knative.dev/replies';
+/** An EventTransform's sink. */
+export const ANNOTATION_SINK = 'knative.dev/sink';
+/** A RequestReply's Broker. */
+export const ANNOTATION_BROKER = 'knative.dev/broker';
+/** ANNOTATION_AUTHORIZATION of an addressable EventPolicies apply to. */
+export const AUTHORIZATION_BY_POLICIES = 'event-policies';
 
 /** What the entities take from the provider's configuration. */
 export interface EntityContext {
@@ -23,14 +59,20 @@ export interface EntityContext {
 
 /**
  * Returns the entities of a mesh: the EventTypes' APIs, then the Components
- * of the brokers, subscribables and sources.
+ * of the brokers, subscribables and sources, as 1.21.0 does, then those of
+ * the sinks, transforms, request-replies and flows.
  */
 export function meshEntities(mesh: EventMesh, context: EntityContext): Entity[] {
+  const mode = mesh.defaultAuthorizationMode;
   return [
     ...mesh.eventTypes.map(e => eventTypeEntity(e, context)),
-    ...mesh.brokers.map(b => componentEntity(b, TYPE_BROKER, b.providedEventTypes, context)),
-    ...mesh.subscribables.map(s => componentEntity(s, typeOf(s), s.providedEventTypes, context)),
+    ...mesh.brokers.map(b => componentEntity(b, TYPE_BROKER, b.providedEventTypes, context, accessAnnotations(b, mode))),
+    ...mesh.subscribables.map(s => componentEntity(s, typeOf(s), s.providedEventTypes, context, accessAnnotations(s, mode))),
     ...mesh.sources.map(s => componentEntity(s, typeOf(s), s.providedEventTypes, context)),
+    ...mesh.sinks.map(s => kindEntity(s, context, accessAnnotations(s, mode))),
+    ...mesh.eventTransforms.map(t => kindEntity(t, context, { ...accessAnnotations(t, mode), ...listAnnotation(ANNOTATION_SINK, refsText([t.sink])) })),
+    ...mesh.requestReplies.map(r => kindEntity(r, context, { ...accessAnnotations(r, mode), ...listAnnotation(ANNOTATION_BROKER, refsText([r.broker])) })),
+    ...mesh.flows.map(f => flowEntity(f, context, mode)),
   ];
 }
 
@@ -38,10 +80,72 @@ function typeOf(t: Typed): string {
   return `${t.group}:${t.kind}`;
 }
 
-/** The object's annotations with the entity's location added. */
-function annotationsOf(o: MeshObject, context: EntityContext): Record<string, string> {
+/**
+ * The object's annotations, then ours (extra), then the entity's location.
+ */
+function annotationsOf(o: MeshObject, context: EntityContext, extra: Record<string, string> = {}): Record<string, string> {
   const location = `url:${context.baseUrl}`;
-  return { ...(o.annotations ?? {}), [ANNOTATION_LOCATION]: location, [ANNOTATION_ORIGIN_LOCATION]: location };
+  return { ...(o.annotations ?? {}), ...extra, [ANNOTATION_LOCATION]: location, [ANNOTATION_ORIGIN_LOCATION]: location };
+}
+
+/**
+ * The annotations that say who may send to an addressable. mode is the
+ * mesh's defaultAuthorizationMode: absent in an older function's mesh,
+ * which says nothing of EventPolicies, and then neither does the
+ * authorization annotation.
+ */
+function accessAnnotations(a: Access, mode: string | undefined): Record<string, string> {
+  const senders = a.allowedSenders ?? [];
+  const authorization = (a.eventPolicies ?? []).length > 0 ? AUTHORIZATION_BY_POLICIES : mode;
+  return {
+    ...(a.audience ? { [ANNOTATION_AUDIENCE]: a.audience } : {}),
+    ...(authorization ? { [ANNOTATION_AUTHORIZATION]: authorization } : {}),
+    ...listAnnotation(ANNOTATION_EVENT_POLICIES, a.eventPolicies),
+    ...listAnnotation(ANNOTATION_ALLOWED_SENDERS, senders.map(refText)),
+    ...listAnnotation(ANNOTATION_ALLOWED_SENDER_IDS, senders.filter(s => s.backstageId).map(s => `${s.namespace}/${s.backstageId}`)),
+    ...listAnnotation(ANNOTATION_ALLOWED_SUBJECTS, a.allowedSubjects),
+  };
+}
+
+/** "<group>:<kind>:<namespace>/<name>" of a reference. */
+function refText(r: Reference): string {
+  return `${r.group}:${r.kind}:${r.namespace}/${r.name}`;
+}
+
+/** The texts of the references that are there. */
+function refsText(refs: (Reference | null | undefined)[] | null | undefined): string[] {
+  return (refs ?? []).filter((r): r is Reference => !!r).map(refText);
+}
+
+/** { key: the values, comma-separated }, or nothing when there are none. */
+function listAnnotation(key: string, values: string[] | null | undefined): Record<string, string> {
+  return values && values.length > 0 ? { [key]: values.join(',') } : {};
+}
+
+/**
+ * The Component of a sink, transform, request-reply or flow. It carries
+ * the object's backstage.io/kubernetes-id label as the annotation, so that
+ * the processor finds it where the mesh names it as a consumer, and
+ * Backstage's Kubernetes plugin finds its objects.
+ */
+function kindEntity(t: Typed, context: EntityContext, extra: Record<string, string>): Entity {
+  const id = t.labels?.[ANNOTATION_KUBERNETES_ID];
+  return componentEntity(t, typeOf(t), [], context, { ...(id ? { [ANNOTATION_KUBERNETES_ID]: id } : {}), ...extra });
+}
+
+/**
+ * A flow's Component. Its metadata.consumedBy lists, as an EventType's
+ * does, the Backstage ids of what receives its events: the processor
+ * relates the flow to those Components (dependsOn).
+ */
+function flowEntity(f: Flow, context: EntityContext, mode: string | undefined): Entity {
+  const entity = kindEntity(f, context, {
+    ...accessAnnotations(f, mode),
+    ...listAnnotation(ANNOTATION_CALLS, refsText(f.calls)),
+    ...listAnnotation(ANNOTATION_REPLIES, refsText(f.replies)),
+  });
+  entity.metadata.consumedBy = f.consumedBy ?? [];
+  return entity;
 }
 
 function eventTypeEntity(e: EventType, context: EntityContext): Entity {
@@ -75,7 +179,13 @@ function eventTypeEntity(e: EventType, context: EntityContext): Entity {
   };
 }
 
-function componentEntity(o: MeshObject, type: string, provided: string[] | null | undefined, context: EntityContext): Entity {
+function componentEntity(
+  o: MeshObject,
+  type: string,
+  provided: string[] | null | undefined,
+  context: EntityContext,
+  extra: Record<string, string> = {},
+): Entity {
   return {
     apiVersion: 'backstage.io/v1alpha1',
     kind: 'Component',
@@ -83,7 +193,7 @@ function componentEntity(o: MeshObject, type: string, provided: string[] | null 
       name: o.name,
       namespace: o.namespace,
       labels: o.labels || {},
-      annotations: annotationsOf(o, context),
+      annotations: annotationsOf(o, context, extra),
       tags: [],
     },
     spec: {

@@ -11,9 +11,39 @@ import { catalogModuleKnativeEventMesh } from './module';
 export default catalogModuleKnativeEventMesh;
 export { catalogModuleKnativeEventMesh };
 export { KnativeEventMeshProvider, type KnativeEventMeshProviderOptions, type ReadResult } from './provider';
-export { KnativeEventMeshProcessor, ANNOTATION_KUBERNETES_ID } from './processor';
-export { meshEntities, type EntityContext } from './entities';
-export { parseEventMesh, type EventMesh, type EventType, type Broker, type Typed, type MeshObject } from './mesh';
+export { KnativeEventMeshProcessor, RELATION_HAS_ALLOWED_SENDER, RELATION_ALLOWED_SENDER_OF } from './processor';
+export {
+  meshEntities,
+  ANNOTATION_KUBERNETES_ID,
+  ANNOTATION_AUDIENCE,
+  ANNOTATION_AUTHORIZATION,
+  ANNOTATION_EVENT_POLICIES,
+  ANNOTATION_ALLOWED_SENDERS,
+  ANNOTATION_ALLOWED_SENDER_IDS,
+  ANNOTATION_ALLOWED_SUBJECTS,
+  ANNOTATION_CALLS,
+  ANNOTATION_REPLIES,
+  ANNOTATION_SINK,
+  ANNOTATION_BROKER,
+  AUTHORIZATION_BY_POLICIES,
+  type EntityContext,
+} from './entities';
+export {
+  parseEventMesh,
+  type EventMesh,
+  type EventType,
+  type Broker,
+  type Typed,
+  type Addressable,
+  type Transform,
+  type RequestReply,
+  type Flow,
+  type EventPolicy,
+  type Access,
+  type Sender,
+  type Reference,
+  type MeshObject,
+} from './mesh';
 export { readAnnouncement, EVENT_TYPE, type Announcement } from './announcement';
 export {
   readProviderConfigs,

@@ -1,5 +1,11 @@
 import type { AuthService, LoggerService } from '@backstage/backend-plugin-api';
-import { RELATION_API_CONSUMED_BY, RELATION_CONSUMES_API, type Entity } from '@backstage/catalog-model';
+import {
+  RELATION_API_CONSUMED_BY,
+  RELATION_CONSUMES_API,
+  RELATION_DEPENDENCY_OF,
+  RELATION_DEPENDS_ON,
+  type Entity,
+} from '@backstage/catalog-model';
 import {
   processingResult,
   type CatalogProcessor,
@@ -7,21 +13,32 @@ import {
   type CatalogService,
   type LocationSpec,
 } from '@backstage/plugin-catalog-node';
-import { TYPE_EVENT_TYPE } from './entities';
+import { ANNOTATION_ALLOWED_SENDER_IDS, ANNOTATION_KUBERNETES_ID, TYPE_EVENT_TYPE } from './entities';
 
-/** The annotation that links a Component to the Kubernetes objects it runs as. */
-export const ANNOTATION_KUBERNETES_ID = 'backstage.io/kubernetes-id';
+/** From an addressable to a Component an EventPolicy allows to send to it. */
+export const RELATION_HAS_ALLOWED_SENDER = 'hasAllowedSender';
+/** The reverse of hasAllowedSender: from the sender to the addressable. */
+export const RELATION_ALLOWED_SENDER_OF = 'allowedSenderOf';
 
 /** How many Components one catalog query returns at most. */
 const PAGE = 1000;
 
+type Ref = { kind: string; namespace: string; name: string };
+
 /**
- * Relates each EventType's API to the Components that consume it: those
- * of the API's namespace whose backstage.io/kubernetes-id annotation is in
- * the API's metadata.consumedBy. It emits apiConsumedBy from the API and
- * consumesApi from the Component, as 1.21.0 meant to, and queries the
- * catalog with the module's own service credentials, which Backstage's
- * default auth policy accepts.
+ * Relates the mesh's entities to the Components named by Backstage id
+ * (their backstage.io/kubernetes-id annotation), querying the catalog with
+ * the module's own service credentials, which Backstage's default auth
+ * policy accepts:
+ *
+ * - an EventType's API to the Components of its namespace in its
+ *   metadata.consumedBy: apiConsumedBy, and consumesApi back, as 1.21.0
+ *   meant to;
+ * - a flow's Component to the Components of its namespace in its
+ *   metadata.consumedBy, what it calls: dependsOn, and dependencyOf back;
+ * - an addressable's Component to the Components its
+ *   knative.dev/allowed-sender-ids annotation names ("<namespace>/<id>"):
+ *   hasAllowedSender, and allowedSenderOf back.
  */
 export class KnativeEventMeshProcessor implements CatalogProcessor {
   private readonly logger: LoggerService;
@@ -39,29 +56,36 @@ export class KnativeEventMeshProcessor implements CatalogProcessor {
   }
 
   async preProcessEntity(entity: Entity, _location: LocationSpec, emit: CatalogProcessorEmit): Promise<Entity> {
-    if (entity.kind !== 'API' || entity.spec?.type !== TYPE_EVENT_TYPE) {
-      return entity;
-    }
-    const consumedBy = entity.metadata.consumedBy;
-    if (!Array.isArray(consumedBy)) {
-      return entity;
-    }
-    const ids = [...new Set(consumedBy.filter((id): id is string => typeof id === 'string' && id !== ''))];
-    if (ids.length === 0) {
-      return entity;
-    }
     const namespace = entity.metadata.namespace ?? 'default';
-    const api = { kind: 'API', namespace, name: entity.metadata.name };
-    for (const component of await this.consumers(namespace, ids)) {
-      emit(processingResult.relation({ type: RELATION_API_CONSUMED_BY, source: api, target: component }));
-      emit(processingResult.relation({ type: RELATION_CONSUMES_API, source: component, target: api }));
+    const self = { kind: entity.kind, namespace, name: entity.metadata.name };
+    const relate = async (ids: string[], ns: string, type: string, reverse: string) => {
+      for (const component of await this.components(ns, ids)) {
+        if (component.kind === self.kind && component.namespace === self.namespace && component.name === self.name) {
+          continue; // never to itself
+        }
+        emit(processingResult.relation({ type, source: self, target: component }));
+        emit(processingResult.relation({ type: reverse, source: component, target: self }));
+      }
+    };
+    if (entity.kind === 'API' && entity.spec?.type === TYPE_EVENT_TYPE) {
+      await relate(idsOf(entity.metadata.consumedBy), namespace, RELATION_API_CONSUMED_BY, RELATION_CONSUMES_API);
+    }
+    if (entity.kind !== 'Component') {
+      return entity;
+    }
+    await relate(idsOf(entity.metadata.consumedBy), namespace, RELATION_DEPENDS_ON, RELATION_DEPENDENCY_OF);
+    for (const [ns, ids] of senderIds(entity.metadata.annotations?.[ANNOTATION_ALLOWED_SENDER_IDS])) {
+      await relate(ids, ns, RELATION_HAS_ALLOWED_SENDER, RELATION_ALLOWED_SENDER_OF);
     }
     return entity;
   }
 
   /** The Components of namespace whose kubernetes-id is one of ids. A failed query is logged, and relates nothing. */
-  private async consumers(namespace: string, ids: string[]): Promise<{ kind: string; namespace: string; name: string }[]> {
-    const found: { kind: string; namespace: string; name: string }[] = [];
+  private async components(namespace: string, ids: string[]): Promise<Ref[]> {
+    if (ids.length === 0) {
+      return [];
+    }
+    const found: Ref[] = [];
     try {
       const credentials = await this.auth.getOwnServiceCredentials();
       const fields = ['kind', 'metadata.namespace', 'metadata.name'];
@@ -89,4 +113,26 @@ export class KnativeEventMeshProcessor implements CatalogProcessor {
     }
     return found;
   }
+}
+
+/** The distinct non-empty strings of a metadata.consumedBy. */
+function idsOf(consumedBy: unknown): string[] {
+  if (!Array.isArray(consumedBy)) {
+    return [];
+  }
+  return [...new Set(consumedBy.filter((id): id is string => typeof id === 'string' && id !== ''))];
+}
+
+/** The ids of a knative.dev/allowed-sender-ids annotation, by namespace. */
+function senderIds(annotation: string | undefined): Map<string, string[]> {
+  const byNamespace = new Map<string, string[]>();
+  for (const entry of (annotation ?? '').split(',')) {
+    const slash = entry.indexOf('/');
+    if (slash <= 0 || slash === entry.length - 1) {
+      continue;
+    }
+    const ns = entry.slice(0, slash);
+    byNamespace.set(ns, [...new Set([...(byNamespace.get(ns) ?? []), entry.slice(slash + 1)])]);
+  }
+  return byNamespace;
 }

@@ -162,7 +162,10 @@ export class KnativeEventMeshProvider implements EntityProvider {
     }
     let entities;
     try {
-      entities = meshEntities(parseEventMesh(JSON.parse(text)), this.config);
+      const mesh = parseEventMesh(JSON.parse(text), problem => {
+        this.logger.warn(`Knative Event Mesh provider ${this.config.id}: GET ${url}: ${problem}`);
+      });
+      entities = meshEntities(mesh, this.config);
     } catch (err) {
       return { ok: false, error: `GET ${url} answered ${response.status} with a body that is not an event mesh: ${describe(err)}` };
     }

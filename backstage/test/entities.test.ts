@@ -1,45 +1,150 @@
 // The entities of our provider against those of the published provider
-// 1.21.0, on the same mesh: the same, entity by entity.
+// 1.21.0, on the same mesh: the same, entity by entity, but for our
+// knative.dev/ annotations; and the parser on old, new and malformed meshes.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import type { Entity } from '@backstage/catalog-model';
 import { KnativeEventMeshProvider as Published } from '@knative-extensions/plugin-knative-event-mesh-backend';
 import { meshEntities, parseEventMesh } from '../src';
-import { sampleMesh } from './fixtures';
+import { demoMesh, sampleMesh } from './fixtures';
 
 const quiet = { child: () => quiet, debug() {}, info() {}, warn() {}, error() {} };
 
+/** 1.21.0's entities of a mesh, through JSON as the catalog stores them. */
+function published(mesh: unknown, baseUrl: string): Entity[] {
+  const provider = new Published({ id: 'prod', baseUrl, token: 't' }, quiet as never, { run: async () => {} } as never);
+  // 1.21.0 writes into the mesh's annotations: each gets its own copy.
+  // JSON drops the fields 1.21.0 sets to undefined, as the catalog does.
+  return JSON.parse(JSON.stringify((provider as unknown as { buildEntities(mesh: unknown): unknown[] }).buildEntities(mesh)));
+}
+
+/** Ours, through JSON, parsed as the provider parses the function's answer, with no warning. */
+function ours(mesh: unknown, baseUrl: string): Entity[] {
+  const problems: string[] = [];
+  const entities = meshEntities(parseEventMesh(JSON.parse(JSON.stringify(mesh)), p => problems.push(p)), { id: 'prod', baseUrl });
+  assert.deepEqual(problems, []);
+  return JSON.parse(JSON.stringify(entities));
+}
+
+const refOf = (e: Entity) => `${e.kind}:${e.metadata.namespace}/${e.metadata.name}`;
+
 for (const baseUrl of ['http://eventmesh.knative-eventing.svc.cluster.local', 'http://eventmesh/namespaces/shop/']) {
-  test(`the same entities as 1.21.0 (baseUrl ${baseUrl})`, () => {
-    const published = new Published({ id: 'prod', baseUrl, token: 't' }, quiet as never, { run: async () => {} } as never);
-    // 1.21.0 writes into the mesh's annotations: each gets its own copy.
-    // JSON drops the fields 1.21.0 sets to undefined, as the catalog does.
-    const want = JSON.parse(JSON.stringify((published as unknown as { buildEntities(mesh: unknown): unknown[] }).buildEntities(sampleMesh())));
-    const got = JSON.parse(JSON.stringify(meshEntities(sampleMesh(), { id: 'prod', baseUrl })));
+  test(`an older function's mesh: the same entities as 1.21.0 (baseUrl ${baseUrl})`, () => {
+    const want = published(sampleMesh(), baseUrl);
+    const got = ours(sampleMesh(), baseUrl);
     assert.equal(got.length, want.length);
     for (const [i, entity] of want.entries()) {
-      assert.deepEqual(got[i], entity, `entity ${i} (${entity.kind} ${entity.metadata.namespace}/${entity.metadata.name})`);
+      assert.deepEqual(got[i], entity, `entity ${i} (${refOf(entity)})`);
     }
   });
 }
 
+test('the demo mesh: 1.21.0 entities the same but for knative.dev/ annotations, and ours for sinks, transforms and flows', () => {
+  const baseUrl = 'http://eventmesh/namespaces/shop,finance';
+  const want = published(demoMesh(), baseUrl);
+  const got = new Map(ours(demoMesh(), baseUrl).map(e => [refOf(e), e]));
+  let extra = 0;
+  for (const entity of want) {
+    const mine = got.get(refOf(entity));
+    assert.ok(mine, `${refOf(entity)}: 1.21.0 has it, ours has not`);
+    const annotations = Object.entries(mine.metadata.annotations ?? {});
+    extra += annotations.filter(([k]) => k.startsWith('knative.dev/')).length;
+    const stripped = { ...mine, metadata: { ...mine.metadata, annotations: Object.fromEntries(annotations.filter(([k]) => !k.startsWith('knative.dev/'))) } };
+    assert.deepEqual(stripped, entity, refOf(entity));
+    got.delete(refOf(entity));
+  }
+  assert.ok(extra > 0, 'no knative.dev/ annotation on the entities 1.21.0 also makes');
+  assert.deepEqual([...got.keys()].sort(), ['Component:finance/invoicer', 'Component:shop/audit-trimmer', 'Component:shop/fulfilment']);
+});
+
 test('meshEntities leaves the mesh as it is', () => {
-  const mesh = sampleMesh();
+  const mesh = demoMesh();
   const before = JSON.stringify(mesh);
   meshEntities(mesh, { id: 'prod', baseUrl: 'http://x' });
   assert.equal(JSON.stringify(mesh), before);
 });
 
-test('parseEventMesh says what is wrong with a body', () => {
+test('parseEventMesh says what is wrong with a body that is not a mesh', () => {
   const cases: [unknown, RegExp][] = [
     [null, /not a JSON object/],
     [[], /not a JSON object/],
     [{ eventTypes: [], brokers: [], subscribables: [] }, /"sources" is not a list/],
-    [{ eventTypes: [{ name: 'a' }], brokers: [], subscribables: [], sources: [] }, /eventTypes\[0\] has no name and namespace/],
-    [{ eventTypes: [], brokers: [null], subscribables: [], sources: [] }, /brokers\[0\]/],
+    [{ eventTypes: [], brokers: {}, subscribables: [], sources: [] }, /"brokers" is not a list/],
   ];
   for (const [body, want] of cases) {
     assert.throws(() => parseEventMesh(body), want);
   }
-  assert.deepEqual(parseEventMesh(sampleMesh()), sampleMesh());
+});
+
+test('parseEventMesh reads an older mesh: the lists added since are empty', () => {
+  const problems: string[] = [];
+  const mesh = parseEventMesh(sampleMesh(), p => problems.push(p));
+  assert.deepEqual(problems, []);
+  assert.equal(mesh.defaultAuthorizationMode, undefined);
+  assert.deepEqual(mesh, { ...sampleMesh(), sinks: [], eventTransforms: [], requestReplies: [], flows: [], eventPolicies: [] });
+  assert.deepEqual(parseEventMesh(demoMesh()), demoMesh());
+});
+
+test('parseEventMesh leaves out a malformed item, and says which and why', () => {
+  type Body = Record<string, unknown[] | unknown>;
+  const cases: { name: string; spoil: (m: Body) => void; want: RegExp; list: string; left: number }[] = [
+    { name: 'sink without namespace', spoil: m => (m.sinks as unknown[]).push({ name: 'x', group: 'g', kind: 'k' }), want: /^sinks\[1\] left out: "namespace" is not a string$/, list: 'sinks', left: 1 },
+    {
+      name: 'flow whose consumedBy is a string',
+      spoil: m => Object.assign((m.flows as object[])[0], { consumedBy: 'labeler' }),
+      want: /^flows\[0\] \(shop\/fulfilment\) left out: "consumedBy" is not a list of strings$/,
+      list: 'flows',
+      left: 0,
+    },
+    {
+      name: 'broker with a sender without a kind',
+      spoil: m => Object.assign((m.brokers as object[])[1], { allowedSenders: [{ group: '', namespace: 'shop', name: 'a' }] }),
+      want: /^brokers\[1\] \(shop\/orders\) left out: "allowedSenders" is not a list of senders/,
+      list: 'brokers',
+      left: 1,
+    },
+    {
+      name: 'transform whose sink is a name',
+      spoil: m => Object.assign((m.eventTransforms as object[])[0], { sink: 'archiver' }),
+      want: /^eventTransforms\[0\] \(shop\/audit-trimmer\) left out: "sink" is not a reference/,
+      list: 'eventTransforms',
+      left: 0,
+    },
+    {
+      name: 'channel with a numeric audience',
+      spoil: m => Object.assign((m.subscribables as object[])[0], { audience: 5 }),
+      want: /^subscribables\[0\] \(shop\/audit\) left out: "audience" is not a string$/,
+      list: 'subscribables',
+      left: 0,
+    },
+    { name: 'policy that is null', spoil: m => (m.eventPolicies as unknown[]).unshift(null), want: /^eventPolicies\[0\] left out: not an object$/, list: 'eventPolicies', left: 1 },
+    { name: 'requestReplies not a list', spoil: m => (m.requestReplies = 5), want: /^"requestReplies" is not a list: left out$/, list: 'requestReplies', left: 0 },
+    {
+      name: 'EventType without a type',
+      spoil: m => delete ((m.eventTypes as object[])[0] as { type?: string }).type,
+      want: /^eventTypes\[0\] \(shop\/audit-entry\) left out: "type" is not a string$/,
+      list: 'eventTypes',
+      left: 4,
+    },
+  ];
+  for (const c of cases) {
+    const body = demoMesh() as unknown as Body;
+    c.spoil(body);
+    const problems: string[] = [];
+    const mesh = parseEventMesh(body, p => problems.push(p)) as unknown as Body;
+    assert.equal(problems.length, 1, `${c.name}: ${problems.join('; ')}`);
+    assert.match(problems[0], c.want, c.name);
+    assert.equal((mesh[c.list] as unknown[]).length, c.left, `${c.name}: what is left of ${c.list}`);
+    // The rest of the mesh is as without it.
+    for (const [key, list] of Object.entries(demoMesh())) {
+      if (key !== c.list) {
+        assert.deepEqual(mesh[key], list, `${c.name}: ${key}`);
+      }
+    }
+  }
+  const problems: string[] = [];
+  const mesh = parseEventMesh({ ...demoMesh(), defaultAuthorizationMode: 7 }, p => problems.push(p));
+  assert.deepEqual(problems, ['"defaultAuthorizationMode" is not a string: left out']);
+  assert.equal(mesh.defaultAuthorizationMode, undefined);
 });

@@ -1,9 +1,33 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { EventMesh } from '../src';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mockServices } from '@backstage/backend-test-utils';
+import { stringifyEntityRef, type Entity } from '@backstage/catalog-model';
+import type { CatalogProcessorResult, CatalogService } from '@backstage/plugin-catalog-node';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import { KnativeEventMeshProcessor, type EventMesh } from '../src';
 
-/** A mesh with every kind of object, and the fields 1.21.0 treats specially (null labels, no description, schema URL, null lists). */
-export function sampleMesh(): EventMesh {
+/** The demo mesh of tests/demo/demo.yaml in the namespaces shop and finance, as the function serves it (tests/e2e/demo_test.go wantDemo). */
+export function demoMesh(): EventMesh {
+  return JSON.parse(readFileSync(testdata('demo-mesh.json'), 'utf8')) as EventMesh;
+}
+
+/** The path of a file of test/testdata (the tests run from dist/test). */
+export function testdata(name: string): string {
+  return join(__dirname, '..', '..', 'test', 'testdata', name);
+}
+
+/** A mesh as 1.21.0 knows it: the four lists only. */
+export type OldMesh = Pick<EventMesh, 'eventTypes' | 'brokers' | 'subscribables' | 'sources'>;
+
+/**
+ * A mesh of an older function (the four lists only) with every kind of
+ * object they hold, and the fields 1.21.0 treats specially (null labels, no
+ * description, schema URL, null lists).
+ */
+export function sampleMesh(): OldMesh {
   return {
     eventTypes: [
       {
@@ -87,4 +111,46 @@ export async function eventually(cond: () => boolean, ms = 5000): Promise<void> 
     }
     await new Promise(resolve => setTimeout(resolve, 10));
   }
+}
+
+/** A team's Component for the workload whose backstage.io/kubernetes-id is id. */
+export function teamComponent(namespace: string, name: string, id: string): Entity {
+  return {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'Component',
+    metadata: { name, namespace, annotations: { 'backstage.io/kubernetes-id': id } },
+    spec: { type: 'service', lifecycle: 'production', owner: namespace },
+  };
+}
+
+/** The demo's workloads, as their teams describe them in the catalog. */
+export const TEAMS = [
+  teamComponent('shop', 'shipping-service', 'shipping-service'),
+  teamComponent('shop', 'analytics-service', 'analytics'),
+  teamComponent('shop', 'notifier-service', 'notifier'),
+  teamComponent('shop', 'archiver-service', 'archiver'),
+  teamComponent('shop', 'packer-service', 'packer'),
+  teamComponent('shop', 'labeler-service', 'labeler'),
+  teamComponent('shop', 'heartbeat-job', 'heartbeat'),
+  teamComponent('finance', 'billing-service', 'billing'),
+];
+
+/** The relations the processor emits for entities, in a catalog that holds catalog (or is it), as "source type target", sorted. */
+export async function relationsOf(entities: Entity[], catalog: Entity[] | CatalogService, logger = recordingLogger()) {
+  const processor = new KnativeEventMeshProcessor(
+    Array.isArray(catalog) ? catalogServiceMock({ entities: catalog }) : catalog,
+    mockServices.auth(),
+    logger as never,
+  );
+  const relations: string[] = [];
+  const emit = (r: CatalogProcessorResult) => {
+    if (r.type === 'relation') {
+      relations.push(`${stringifyEntityRef(r.relation.source)} ${r.relation.type} ${stringifyEntityRef(r.relation.target)}`);
+    }
+  };
+  for (const entity of entities) {
+    const out = await processor.preProcessEntity(entity, { type: 'url', target: 'http://eventmesh' }, emit);
+    assert.equal(out, entity, 'the processor changed an entity');
+  }
+  return relations.sort();
 }

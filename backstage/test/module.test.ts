@@ -15,22 +15,23 @@ import eventsPlugin from '@backstage/plugin-events-backend';
 import catalogModuleKnativeEventMesh from '@knative-eventmesh/plugin-catalog-backend-module-knative-event-mesh';
 import eventsModuleKnativeEventMesh from '@knative-eventmesh/plugin-catalog-backend-module-knative-event-mesh/events';
 import { eventsServiceFactory } from '@backstage/plugin-events-node';
-import { FakeFunction, eventually } from './fixtures';
+import { FakeFunction, demoMesh, eventually, teamComponent } from './fixtures';
 
-const COMPONENTS = `
-apiVersion: backstage.io/v1alpha1
-kind: Component
-metadata: {name: orders-service, namespace: shop, annotations: {backstage.io/kubernetes-id: orders}}
-spec: {type: service, lifecycle: test, owner: shop}
----
-apiVersion: backstage.io/v1alpha1
-kind: Component
-metadata: {name: audit-service, namespace: finance, annotations: {backstage.io/kubernetes-id: audit}}
-spec: {type: service, lifecycle: test, owner: finance}
-`;
+// The teams' own Components, as a YAML file (JSON is YAML) of the catalog.
+const COMPONENTS = [
+  teamComponent('shop', 'orders-service', 'orders'),
+  teamComponent('finance', 'audit-service', 'audit'),
+  teamComponent('shop', 'packer-service', 'packer'),
+  teamComponent('shop', 'heartbeat-job', 'heartbeat'),
+]
+  .map(e => JSON.stringify(e))
+  .join('\n---\n');
 
-async function start(t: test.TestContext, secret?: string) {
+async function start(t: test.TestContext, secret?: string, mesh?: unknown) {
   const fn = await new FakeFunction().start();
+  if (mesh) {
+    fn.reply = { status: 200, body: JSON.stringify(mesh) };
+  }
   t.after(() => fn.stop());
   const dir = mkdtempSync(join(tmpdir(), 'eventmesh-module-test-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,9 +71,18 @@ async function start(t: test.TestContext, secret?: string) {
     });
     return res.status === 200 ? ((await res.json()) as { relations: { type: string; targetRef: string }[]; metadata: Record<string, unknown> }) : undefined;
   };
+  const query = async (filter: string) => {
+    const res = await fetch(`${base}/api/catalog/entities?filter=${encodeURIComponent(filter)}`, {
+      headers: { Authorization: mockCredentials.service.header() },
+    });
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { kind: string; metadata: { namespace: string; name: string } }[]).map(
+      e => `${e.kind.toLowerCase()}:${e.metadata.namespace}/${e.metadata.name}`,
+    );
+  };
   const post = (headers: Record<string, string>) =>
     fetch(`${base}/api/events/http/knative-eventmesh`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: '{}' });
-  return { fn, entity, post };
+  return { fn, entity, post, query };
 }
 
 const ANNOUNCEMENT = { 'ce-specversion': '1.0', 'ce-type': 'dev.knative.eventmesh.changed', 'ce-source': '/test', 'ce-id': '1', 'ce-subject': 'east' };
@@ -102,6 +112,32 @@ test('entities, consumer relations, and announcements through the ingress', asyn
   const res = await post(ANNOUNCEMENT);
   assert.equal(res.status, 202);
   await eventually(() => fn.requests.length === reads + 1);
+});
+
+test('a flow depends on what it calls, and a Broker has its allowed senders, in the catalog', async t => {
+  const { entity, query } = await start(t, undefined, demoMesh());
+  const want: [string, string, string][] = [
+    ['component:shop/fulfilment', 'dependsOn', 'component:shop/packer-service'],
+    ['component:shop/packer-service', 'dependencyOf', 'component:shop/fulfilment'],
+    ['component:shop/orders', 'hasAllowedSender', 'component:shop/heartbeat-job'],
+    ['component:shop/heartbeat-job', 'allowedSenderOf', 'component:shop/orders'],
+  ];
+  const deadline = Date.now() + 60_000;
+  let missing = want;
+  while (missing.length > 0 && Date.now() < deadline) {
+    const left: typeof want = [];
+    for (const r of missing) {
+      if (!(await has(entity, ...r))) left.push(r);
+    }
+    missing = left;
+    if (missing.length > 0) await new Promise(resolve => setTimeout(resolve, 200));
+  }
+  assert.deepEqual(missing, [], 'relations not in the catalog');
+  // Who may send to what, and what a Broker accepts from, as Backstage's API answers.
+  assert.deepEqual(await query('relations.hasAllowedSender=component:shop/heartbeat-job'), ['component:shop/orders']);
+  assert.deepEqual(await query('relations.allowedSenderOf=component:shop/orders'), ['component:shop/heartbeat-job']);
+  const orders = await entity('component:shop/orders');
+  assert.equal(orders?.metadata.annotations && (orders.metadata.annotations as Record<string, string>)['knative.dev/authorization'], 'event-policies');
 });
 
 test('with a shared secret, the ingress answers 401 without it and reads nothing', async t => {

@@ -6,8 +6,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { EntityProviderMutation } from '@backstage/plugin-catalog-node';
 import type { EventParams } from '@backstage/plugin-events-node';
-import { DEFAULT_SCHEDULE, EVENT_TYPE, KnativeEventMeshProvider, type EventSettings } from '../src';
-import { FakeFunction, eventually, recordingLogger } from './fixtures';
+import { DEFAULT_SCHEDULE, EVENT_TYPE, KnativeEventMeshProvider, meshEntities, type EventSettings } from '../src';
+import { FakeFunction, demoMesh, eventually, recordingLogger } from './fixtures';
 
 const TOKEN = 'secret-token-value';
 
@@ -78,6 +78,19 @@ for (const c of [
     assert.ok(!JSON.stringify(logger.lines).includes(TOKEN), 'a log line holds the token');
   });
 }
+
+test('a malformed item is left out with a warning, and the rest applied', async t => {
+  const { fn, mutations, logger, runSchedule } = await connected(t);
+  const mesh = demoMesh();
+  const good = meshEntities(mesh, { id: 'prod', baseUrl: fn.url + '/' }).length;
+  fn.reply = { status: 200, body: JSON.stringify({ ...mesh, sinks: [...mesh.sinks, { name: 'broken', namespace: 'finance', kind: 'JobSink' }] }) };
+  await runSchedule();
+  assert.equal(mutations.length, 2);
+  assert.equal(mutations[1].entities.length, good);
+  const warnings = logger.lines.filter(l => l.level === 'warn').map(l => l.message);
+  assert.deepEqual(warnings, [`Knative Event Mesh provider prod: GET ${fn.url}/v1/getEventMesh: sinks[1] (finance/broken) left out: "group" is not a string`]);
+  assert.deepEqual(logger.lines.filter(l => l.level === 'error'), []);
+});
 
 test('a function that is down is logged, and nothing is applied', async t => {
   const { fn, mutations, logger, runSchedule } = await connected(t);
