@@ -98,7 +98,7 @@ fuzz:
 # group. Whatever the result, reap the orphans of our binaries (a `make run`
 # still running elsewhere has a parent, and is left alone).
 .PHONY: e2e
-e2e: $(CONTROL_PLANE) $(ADAPTER) $(FUNC)
+e2e: $(CONTROL_PLANE) $(ADAPTER) $(FUNC) postgresql
 	status=0; (cd tests && go vet ./... && go test -count=1 -timeout 30m ./...) || status=$$?; \
 	pkill -P 1 -f '$(KUBEBUILDER_ASSETS)/' || true; pkill -P 1 -f '$(KUBE_BIN)/' || true; \
 	exit $$status
@@ -192,6 +192,17 @@ func-cache:
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$${variant#v} GOFLAGS=-mod=mod \
 	    go build ./... knative.dev/func-go/http; \
 	done
+
+# tests/catalog runs two Backstage replicas on a PostgreSQL it starts
+# itself (initdb and postgres on PATH, or Debian's postgresql package).
+# Install the package when neither is there.
+.PHONY: postgresql
+postgresql:
+	@if command -v initdb >/dev/null && command -v postgres >/dev/null; then exit 0; fi; \
+	if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then exit 0; fi; \
+	echo "installing Debian's postgresql package for tests/catalog"; \
+	sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends postgresql
 
 .PHONY: binaries
 binaries: $(CONTROL_PLANE) $(FUNC) $(ADAPTER)
