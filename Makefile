@@ -209,22 +209,22 @@ binaries: $(CONTROL_PLANE) $(FUNC) $(ADAPTER)
 
 # Binaries are written under a temporary name first, so an interrupted
 # build is never taken for a finished one.
-$(KUBE_BIN)/kube-apiserver:
-	@echo "building kube-apiserver $(KUBE_VERSION) into $(@D) (once; about 8 minutes)"
-	@mkdir -p $(@D)
-	cd tests && go build -o $@.tmp k8s.io/kubernetes/cmd/kube-apiserver
-	mv $@.tmp $@
-
-$(KUBE_BIN)/kube-controller-manager:
-	@echo "building kube-controller-manager $(KUBE_VERSION) into $(@D) (once; about 5 minutes)"
-	@mkdir -p $(@D)
-	cd tests && go build -o $@.tmp k8s.io/kubernetes/cmd/kube-controller-manager
-	mv $@.tmp $@
-
-$(KUBE_BIN)/etcd:
-	@mkdir -p $(@D)
-	cd tests && go build -o $@.tmp ./cmd/etcd
-	mv $@.tmp $@
+#
+# kube-apiserver, kube-controller-manager and etcd share most of their
+# packages: one go build of those missing compiles each shared package
+# once, where separate builds running at once (make -j) compile them twice.
+KUBE_PKGS := kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager etcd=./cmd/etcd
+ifneq ($(USER_ASSETS),)
+KUBE_PKGS := $(filter kube-controller-manager=%,$(KUBE_PKGS))
+endif
+$(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/kube-controller-manager $(KUBE_BIN)/etcd &:
+	@echo "building kube-apiserver, kube-controller-manager $(KUBE_VERSION) and etcd $(ETCD_VERSION) into $(KUBE_BIN) (once; 20 to 45 minutes on 2 cores)"
+	@mkdir -p $(KUBE_BIN)
+	rm -rf $(KUBE_BIN)/.build
+	pkgs=; for b in $(KUBE_PKGS); do [ -x $(KUBE_BIN)/$${b%%=*} ] || pkgs="$$pkgs $${b#*=}"; done; \
+	cd tests && go build -o $(KUBE_BIN)/.build/ $$pkgs
+	mv $(KUBE_BIN)/.build/* $(KUBE_BIN)/
+	rmdir $(KUBE_BIN)/.build
 
 $(FUNC):
 	@echo "building the func CLI $(FUNC_VERSION) into $(@D) (once; about 8 minutes)"
