@@ -20,6 +20,12 @@ func TestParse(t *testing.T) {
 		{header: "  Bearer " + jwt + "  ", want: jwt},
 		{header: jwt, want: jwt},
 		{header: "abc==", want: "abc=="},
+		// Each end of each range of b64token's characters, and each sign.
+		{header: "Bearer azAZ09-._~+/=", want: "azAZ09-._~+/="},
+		{header: "Bearer A", want: "A"},
+		{header: "Bearer Z", want: "Z"},
+		{header: "Bearer a@b", err: ErrMalformed},
+		{header: "Bearer [", err: ErrMalformed},
 		{header: "", err: ErrMissing},
 		{header: "   ", err: ErrMissing},
 		{header: "Bearer", err: ErrMissing},
