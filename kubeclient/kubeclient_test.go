@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -165,8 +166,48 @@ func TestNewFactoryRefusesInsecureTLS(t *testing.T) {
 }
 
 func TestLoad(t *testing.T) {
-	if _, _, err := Load(map[string]string{"KUBECONFIG": filepath.Join(t.TempDir(), "missing")}); err == nil {
-		t.Error("Load of a missing kubeconfig succeeded")
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	const config = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: u, user: {token: own}}]
+contexts: [{name: c, context: {cluster: c, user: u, namespace: eventing}}]
+current-context: c
+`
+	if err := os.WriteFile(kubeconfig, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantHost string
+		wantNS   string
+		wantErr  string
+	}{
+		{name: "kubeconfig", env: map[string]string{"KUBECONFIG": kubeconfig}, wantHost: "https://127.0.0.1:6443", wantNS: "eventing"},
+		// KUBECONFIG wins over the Pod's configuration.
+		{name: "kubeconfig in a pod", env: map[string]string{"KUBECONFIG": kubeconfig, "KUBERNETES_SERVICE_HOST": "10.0.0.1"},
+			wantHost: "https://127.0.0.1:6443", wantNS: "eventing"},
+		{name: "missing kubeconfig", env: map[string]string{"KUBECONFIG": filepath.Join(t.TempDir(), "missing")}, wantErr: "loading kubeconfig"},
+		// This process is no Pod: the in-cluster configuration fails first.
+		{name: "in cluster", env: map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, wantErr: "loading in-cluster configuration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, ns, err := Load(tt.env)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Host != tt.wantHost || ns != tt.wantNS {
+				t.Errorf("host %q, namespace %q; want %q, %q", cfg.Host, ns, tt.wantHost, tt.wantNS)
+			}
+		})
 	}
 }
 
