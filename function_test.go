@@ -58,6 +58,30 @@ func TestParseNamespaces(t *testing.T) {
 	}
 }
 
+// TestDocumentedDefaults checks the defaults against the values the
+// README's settings table and func.yaml give.
+func TestDocumentedDefaults(t *testing.T) {
+	s, err := readSettings(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"MESH_TIMEOUT", s.Timeout, 20 * time.Second},
+		{"MESH_PAGE_SIZE", s.PageSize, int64(2000)},
+		{"PUSH_DEBOUNCE", s.Push.Debounce, time.Second},
+		{"PUSH_CLAIM_TTL", s.Push.ClaimTTL, 30 * time.Second},
+		{"PUSH_STATE_CONFIGMAP", s.Push.StateConfigMap, "eventmesh-state"},
+		{"PUSH_INDEX_MAX_BYTES", s.Push.MaxIndexBytes, 786432},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s defaults to %v, documented as %v", c.name, c.got, c.want)
+		}
+	}
+}
+
 func TestReadSettings(t *testing.T) {
 	push := PushSettings{Debounce: DefaultDebounce, ClaimTTL: DefaultClaimTTL, StateConfigMap: DefaultStateCM, MaxIndexBytes: announce.DefaultMaxIndexBytes}
 	tests := []struct {
