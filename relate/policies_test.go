@@ -91,6 +91,12 @@ func TestEventPolicies(t *testing.T) {
 	if diff := cmp.Diff(want, toB); diff != "" {
 		t.Errorf("policy to-b differs (-want +got):\n%s", diff)
 	}
+	gold := m.EventPolicies[1]
+	wantTo := []mesh.PolicyTarget{{Selector: &mesh.PolicySelector{Group: "eventing.knative.dev", Kind: "Broker",
+		MatchExpressions: []mesh.LabelRequirement{{Key: "tier", Operator: "In", Values: []string{"gold"}}}}}}
+	if diff := cmp.Diff(wantTo, gold.To); diff != "" {
+		t.Errorf("policy gold-brokers: to differs (-want +got):\n%s", diff)
+	}
 	if got := len(m.EventPolicies[3].AppliesTo); got != 4 {
 		t.Errorf("whole-namespace applies to %d objects, want the 4 of ns", got)
 	}

@@ -166,7 +166,12 @@ func TestMeshRelations(t *testing.T) {
 			{Group: "serving.knative.dev", Kind: "Service", Namespace: "ns", Name: "a"}:  "archiver",
 		},
 	}
-	objs.Subscriptions = nil
+	objs.Subscriptions = []objects.Subscription{
+		{Name: "to-archiver", Namespace: "ns", Channel: *chRef, Subscriber: sub("a")},
+		// A URI subscriber, and an unlabelled one: no consumer.
+		{Name: "to-uri", Namespace: "ns", Channel: *chRef},
+		{Name: "to-unlabelled", Namespace: "ns", Channel: *chRef, Subscriber: sub("unlabelled")},
+	}
 	m, skipped := Mesh(objs, nil)
 	if len(skipped) != 1 {
 		t.Errorf("skipped %q, want the invalid CESQL trigger only", skipped)
@@ -176,7 +181,7 @@ func TestMeshRelations(t *testing.T) {
 		consumers[et.Namespace+"/"+et.Name] = et.ConsumedBy
 	}
 	want := map[string][]string{
-		"ns/audit": {}, "ns/order": {"id1", "id2"}, "ns/ping": {"id2"}, "other/ping": {},
+		"ns/audit": {"archiver"}, "ns/order": {"id1", "id2"}, "ns/ping": {"id2"}, "other/ping": {},
 	}
 	if g, w := mustJSON(t, consumers), mustJSON(t, want); g != w {
 		t.Errorf("consumedBy %s, want %s", g, w)
