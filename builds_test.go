@@ -187,3 +187,28 @@ func TestBuildHoldsItsSlot(t *testing.T) {
 	}
 	release()
 }
+
+// TestBusyAnswers503 checks the answer to a caller that waited for a
+// build slot in vain: 503, with a Retry-After of half the wait.
+func TestBusyAnswers503(t *testing.T) {
+	f := New(WithLogOutput(io.Discard))
+	if err := f.Start(context.Background(), map[string]string{"KUBECONFIG": writeKubeconfig(t)}); err != nil {
+		t.Fatal(err)
+	}
+	f.slots = newBuildSlots(1, 2*time.Second)
+	release, err := f.slots.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodGet, "/v1/getEventMesh", nil)
+	r.Header.Set("Authorization", "Bearer reader")
+	f.Handle(w, r)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" {
+		t.Errorf("with every slot taken: %d, Retry-After %q; want 503, 1 (half the 2 s wait)", w.Code, w.Header().Get("Retry-After"))
+	}
+	if !strings.Contains(w.Body.String(), "MESH_MAX_BUILDS") {
+		t.Errorf("the error does not name MESH_MAX_BUILDS: %s", w.Body)
+	}
+}
