@@ -212,3 +212,45 @@ func TestBusyAnswers503(t *testing.T) {
 		t.Errorf("the error does not name MESH_MAX_BUILDS: %s", w.Body)
 	}
 }
+
+// TestRetryAfterPassedOn checks that a caller is told to wait as long as
+// an overloaded API server asked (in its Status, without the header that
+// makes client-go retry by itself), and only when it asked.
+func TestRetryAfterPassedOn(t *testing.T) {
+	for _, tt := range []struct {
+		name, details, want string
+	}{
+		{"asked to wait", `,"details":{"retryAfterSeconds":3}`, "3"},
+		{"not asked", ``, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "/brokers") {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusTooManyRequests)
+					_, _ = io.WriteString(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"TooManyRequests","code":429`+tt.details+`}`)
+					return
+				}
+				emptyCluster(w, r)
+			}))
+			defer srv.Close()
+			path := filepath.Join(t.TempDir(), "kubeconfig")
+			config := "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"" + srv.URL + "\"}}]\n" +
+				"users: [{name: u, user: {}}]\ncontexts: [{name: c, context: {cluster: c, user: u, namespace: ns}}]\ncurrent-context: c\n"
+			if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f := New(WithLogOutput(io.Discard))
+			if err := f.Start(context.Background(), map[string]string{"KUBECONFIG": path}); err != nil {
+				t.Fatal(err)
+			}
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest(http.MethodGet, "/v1/getEventMesh", nil)
+			r.Header.Set("Authorization", "Bearer reader")
+			f.Handle(w, r)
+			if w.Code < 500 || w.Header().Get("Retry-After") != tt.want {
+				t.Errorf("status %d, Retry-After %q; want a 5xx, Retry-After %q", w.Code, w.Header().Get("Retry-After"), tt.want)
+			}
+		})
+	}
+}
