@@ -234,14 +234,8 @@ func TestRetryAfterPassedOn(t *testing.T) {
 				emptyCluster(w, r)
 			}))
 			defer srv.Close()
-			path := filepath.Join(t.TempDir(), "kubeconfig")
-			config := "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"" + srv.URL + "\"}}]\n" +
-				"users: [{name: u, user: {}}]\ncontexts: [{name: c, context: {cluster: c, user: u, namespace: ns}}]\ncurrent-context: c\n"
-			if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
-				t.Fatal(err)
-			}
 			f := New(WithLogOutput(io.Discard))
-			if err := f.Start(context.Background(), map[string]string{"KUBECONFIG": path}); err != nil {
+			if err := f.Start(context.Background(), map[string]string{"KUBECONFIG": writeKubeconfigFor(t, srv.URL)}); err != nil {
 				t.Fatal(err)
 			}
 			w := httptest.NewRecorder()

@@ -176,10 +176,17 @@ func TestRootAllowsOnlyPOST(t *testing.T) {
 // writeKubeconfig writes a kubeconfig for an API server that is not there.
 func writeKubeconfig(t *testing.T) string {
 	t.Helper()
+	return writeKubeconfigFor(t, "https://127.0.0.1:1")
+}
+
+// writeKubeconfigFor writes a kubeconfig for the API server at server,
+// with no credentials and the namespace ns.
+func writeKubeconfigFor(t *testing.T, server string) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "kubeconfig")
-	const kubeconfig = `apiVersion: v1
+	kubeconfig := `apiVersion: v1
 kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+clusters: [{name: c, cluster: {server: "` + server + `"}}]
 users: [{name: u, user: {}}]
 contexts: [{name: c, context: {cluster: c, user: u, namespace: ns}}]
 current-context: c
