@@ -111,8 +111,12 @@ func TestAnnouncements(t *testing.T) {
 	})
 	// The kinds beside Brokers, Triggers and channels are watched too: an
 	// EventPolicy alone changes the mesh, and a JobSink is an entity.
-	t.Run("policy", func(t *testing.T) {
-		apply(t, ns, `
+	for _, c := range []struct {
+		name, yaml     string
+		added, updated []mesh.Key
+	}{{
+		name: "policy",
+		yaml: `
 apiVersion: eventing.knative.dev/v1alpha1
 kind: EventPolicy
 metadata:
@@ -123,13 +127,12 @@ spec:
   - ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: burst-a}
   from:
   - sub: system:serviceaccount:{{ns}}:sender
-`)
-		_, a := s.next(arrival)
-		checkDelta(t, a, keys("EventPolicy", ns, "burst-senders"), nil, keys("Broker", ns, "burst-a"))
-		s.none(quiet)
-	})
-	t.Run("sink", func(t *testing.T) {
-		apply(t, ns, `
+`,
+		added:   keys("EventPolicy", ns, "burst-senders"),
+		updated: keys("Broker", ns, "burst-a"),
+	}, {
+		name: "sink",
+		yaml: `
 apiVersion: sinks.knative.dev/v1alpha1
 kind: JobSink
 metadata:
@@ -143,11 +146,16 @@ spec:
           restartPolicy: Never
           containers:
           - {name: job, image: example.com/job}
-`)
-		_, a := s.next(arrival)
-		checkDelta(t, a, keys("JobSink", ns, "jobs"), nil, nil)
-		s.none(quiet)
-	})
+`,
+		added: keys("JobSink", ns, "jobs"),
+	}} {
+		t.Run(c.name, func(t *testing.T) {
+			apply(t, ns, c.yaml)
+			_, a := s.next(arrival)
+			checkDelta(t, a, c.added, nil, c.updated)
+			s.none(quiet)
+		})
+	}
 	t.Run("no change", func(t *testing.T) {
 		// A Trigger with a URI subscriber is not part of the mesh.
 		apply(t, ns, `
