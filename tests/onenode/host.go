@@ -1,0 +1,322 @@
+package onenode
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// HostState is what a cluster changes on the host, as it was before: the
+// writable sysctls, the nftables ruleset (iptables here is iptables-nft),
+// the mount points, the network links and the named network namespaces.
+type HostState struct {
+	Sysctls      map[string]string `json:"sysctls"`
+	Ruleset      string            `json:"ruleset"`
+	Mounts       []string          `json:"mounts"`
+	Links        []string          `json:"links"`
+	NetNS        []string          `json:"netns"`
+	NftAvailable bool              `json:"nftAvailable"`
+}
+
+// sysctlRoot is where the kernel's sysctls are.
+const sysctlRoot = "/proc/sys"
+
+// volatileSysctls change on their own; they are neither saved nor restored.
+var volatileSysctls = []string{"kernel/ns_last_pid", "kernel/random/", "fs/", "net/netfilter/nf_conntrack_count"}
+
+// SnapshotHost reads the host's state.
+func SnapshotHost() (*HostState, error) {
+	s := &HostState{}
+	var err error
+	if s.Sysctls, err = readSysctls(); err != nil {
+		return nil, err
+	}
+	if _, err := exec.LookPath("nft"); err == nil {
+		s.NftAvailable = true
+		if s.Ruleset, err = run("nft", "list", "ruleset"); err != nil {
+			return nil, err
+		}
+	}
+	if s.Mounts, err = mountPoints(); err != nil {
+		return nil, err
+	}
+	if s.Links, err = linkNames(); err != nil {
+		return nil, err
+	}
+	s.NetNS = netnsNames()
+	return s, nil
+}
+
+// readSysctls reads every writable sysctl but the volatile ones.
+func readSysctls() (map[string]string, error) {
+	values := map[string]string{}
+	err := filepath.WalkDir(sysctlRoot, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a vanished or unreadable entry: skip it
+		}
+		key := strings.TrimPrefix(path, sysctlRoot+"/")
+		if d.IsDir() || volatile(key) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil || info.Mode().Perm()&0o200 == 0 || info.Mode().Perm()&0o400 == 0 {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		values[key] = string(data)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading sysctls: %w", err)
+	}
+	return values, nil
+}
+
+func volatile(key string) bool {
+	for _, v := range volatileSysctls {
+		if key == v || (strings.HasSuffix(v, "/") && strings.HasPrefix(key, v)) {
+			return true
+		}
+	}
+	return false
+}
+
+// mountPoints lists the mount points, in mount order.
+func mountPoints() ([]string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("reading mounts: %w", err)
+	}
+	var points []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) > 4 {
+			points = append(points, unescapeMount(f[4]))
+		}
+	}
+	return points, nil
+}
+
+// unescapeMount undoes mountinfo's octal escapes of spaces and tabs.
+func unescapeMount(s string) string {
+	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
+}
+
+// linkNames lists the network links.
+func linkNames() ([]string, error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("listing network links: %w", err)
+	}
+	var names []string
+	for _, i := range ifaces {
+		names = append(names, i.Name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// netnsNames lists the named network namespaces of /run/netns.
+func netnsNames() []string {
+	entries, _ := os.ReadDir("/run/netns")
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// Restore puts the host back as s describes it: new mounts unmounted,
+// new network namespaces and links deleted, the ruleset and the sysctls
+// restored. It goes on after an error and returns them all.
+func (s *HostState) Restore() error {
+	var errs []error
+	errs = append(errs, s.unmountNew()...)
+	for _, ns := range netnsNames() {
+		if !slices.Contains(s.NetNS, ns) {
+			if _, err := run("ip", "netns", "delete", ns); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if links, err := linkNames(); err == nil {
+		for _, l := range links {
+			if !slices.Contains(s.Links, l) {
+				// A veth goes with its peer; ignore a link already gone.
+				if _, err := run("ip", "link", "delete", l); err != nil && linkExists(l) {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	if s.NftAvailable {
+		if err := s.restoreRuleset(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, s.restoreSysctls()...)
+	return errors.Join(errs...)
+}
+
+func linkExists(name string) bool {
+	_, err := net.InterfaceByName(name)
+	return err == nil
+}
+
+// unmountNew unmounts, newest first, each mount point that s does not
+// list.
+func (s *HostState) unmountNew() []error {
+	points, err := mountPoints()
+	if err != nil {
+		return []error{err}
+	}
+	before := map[string]int{}
+	for _, p := range s.Mounts {
+		before[p]++
+	}
+	var errs []error
+	for i := len(points) - 1; i >= 0; i-- {
+		p := points[i]
+		if before[p] > 0 {
+			before[p]--
+			continue
+		}
+		if _, err := run("umount", "--lazy", p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// restoreRuleset replaces the nftables ruleset with the saved one.
+func (s *HostState) restoreRuleset() error {
+	now, err := run("nft", "list", "ruleset")
+	if err != nil || now == s.Ruleset {
+		return err
+	}
+	if _, err := run("nft", "flush", "ruleset"); err != nil {
+		return err
+	}
+	if strings.TrimSpace(s.Ruleset) == "" {
+		return nil
+	}
+	cmd := exec.Command("nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(s.Ruleset)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("restoring the nftables ruleset: %w: %s", err, out)
+	}
+	return nil
+}
+
+// restoreSysctls writes back each saved sysctl that changed.
+func (s *HostState) restoreSysctls() []error {
+	now, err := readSysctls()
+	if err != nil {
+		return []error{err}
+	}
+	var errs []error
+	for _, key := range sortedKeys(s.Sysctls) {
+		if v, ok := now[key]; ok && v != s.Sysctls[key] {
+			if err := os.WriteFile(filepath.Join(sysctlRoot, key), []byte(s.Sysctls[key]), 0o644); err != nil {
+				errs = append(errs, fmt.Errorf("restoring sysctl %s: %w", key, err))
+			}
+		}
+	}
+	return errs
+}
+
+// Diff describes how the host now differs from s: one line a difference.
+func (s *HostState) Diff() ([]string, error) {
+	now, err := SnapshotHost()
+	if err != nil {
+		return nil, err
+	}
+	var diffs []string
+	for _, key := range sortedKeys(s.Sysctls) {
+		if v, ok := now.Sysctls[key]; ok && v != s.Sysctls[key] {
+			diffs = append(diffs, fmt.Sprintf("sysctl %s: %q, was %q", key, strings.TrimSpace(v), strings.TrimSpace(s.Sysctls[key])))
+		}
+	}
+	if now.Ruleset != s.Ruleset {
+		diffs = append(diffs, "the nftables ruleset differs")
+	}
+	diffs = append(diffs, listDiff("mount", s.Mounts, now.Mounts)...)
+	diffs = append(diffs, listDiff("network link", s.Links, now.Links)...)
+	diffs = append(diffs, listDiff("network namespace", s.NetNS, now.NetNS)...)
+	return diffs, nil
+}
+
+// listDiff describes the items of now that before lacks, and the reverse.
+func listDiff(kind string, before, now []string) []string {
+	var diffs []string
+	for _, x := range now {
+		if !slices.Contains(before, x) {
+			diffs = append(diffs, fmt.Sprintf("new %s %s", kind, x))
+		}
+	}
+	for _, x := range before {
+		if !slices.Contains(now, x) {
+			diffs = append(diffs, fmt.Sprintf("%s %s is gone", kind, x))
+		}
+	}
+	return diffs
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Save writes s to path as JSON.
+func (s *HostState) Save(path string) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("saving the host's state: %w", err)
+	}
+	return nil
+}
+
+// LoadHostState reads a HostState that Save wrote.
+func LoadHostState(path string) (*HostState, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the host's saved state: %w", err)
+	}
+	s := &HostState{}
+	if err := json.Unmarshal(data, s); err != nil {
+		return nil, fmt.Errorf("reading the host's saved state %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// run runs a command and returns its standard output; its error includes
+// what it wrote to standard error.
+func run(name string, args ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}

@@ -1,0 +1,92 @@
+package onenode
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestRestore changes the host as a cluster does (a sysctl, a bridge, a
+// network namespace, an nftables table, a mount), then checks that
+// Restore undoes each change and that Diff sees them before and not
+// after. It needs root, ip and nft, and skips without them.
+func TestRestore(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	for _, cmd := range []string{"ip", "nft", "mount"} {
+		if _, err := exec.LookPath(cmd); err != nil {
+			t.Skipf("needs %s", cmd)
+		}
+	}
+	before, err := SnapshotHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = before.Restore() }) // even if the test fails
+
+	const sysctl = "net/ipv4/conf/all/route_localnet"
+	old := strings.TrimSpace(before.Sysctls[sysctl])
+	flipped := map[string]string{"0": "1", "1": "0"}[old]
+	if flipped == "" {
+		t.Fatalf("sysctl %s = %q, want 0 or 1", sysctl, old)
+	}
+	mnt := t.TempDir()
+	changes := [][]string{
+		{"sh", "-c", "echo " + flipped + " > " + filepath.Join(sysctlRoot, sysctl)},
+		{"ip", "link", "add", "emtest0", "type", "bridge"},
+		{"ip", "netns", "add", "eventmesh-test"},
+		{"nft", "add", "table", "inet", "eventmesh_test"},
+		{"mount", "-t", "tmpfs", "tmpfs", mnt},
+	}
+	for _, c := range changes {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", c, err, out)
+		}
+	}
+
+	diffs, err := before.Diff()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"sysctl " + sysctl, "new network link emtest0", "new network namespace eventmesh-test", "the nftables ruleset differs", "new mount " + mnt} {
+		if !slices.ContainsFunc(diffs, func(d string) bool { return strings.HasPrefix(d, want) }) {
+			t.Errorf("Diff before Restore lacks %q; it says:\n%s", want, strings.Join(diffs, "\n"))
+		}
+	}
+
+	if err := before.Restore(); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if diffs, err = before.Diff(); err != nil {
+		t.Fatal(err)
+	}
+	if len(diffs) > 0 {
+		t.Errorf("after Restore the host still differs:\n%s", strings.Join(diffs, "\n"))
+	}
+	data, err := os.ReadFile(filepath.Join(sysctlRoot, sysctl))
+	if err != nil || strings.TrimSpace(string(data)) != old {
+		t.Errorf("sysctl %s = %q (%v), want %q", sysctl, data, err, old)
+	}
+}
+
+// TestVolatile checks which sysctls are left out of the snapshot.
+func TestVolatile(t *testing.T) {
+	for key, want := range map[string]bool{
+		"kernel/ns_last_pid":                   true,
+		"kernel/random/uuid":                   true,
+		"fs/file-max":                          true,
+		"net/netfilter/nf_conntrack_count":     true,
+		"net/ipv4/ip_forward":                  false,
+		"kernel/panic":                         false,
+		"kernel/ns_last_pid_not":               false,
+		"net/netfilter/nf_conntrack_tcp_loose": false,
+	} {
+		if got := volatile(key); got != want {
+			t.Errorf("volatile(%q) = %v, want %v", key, got, want)
+		}
+	}
+}

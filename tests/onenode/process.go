@@ -1,0 +1,169 @@
+package onenode
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// A process is one of the cluster's programs, with its log.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	log  *os.File
+	done chan struct{}
+}
+
+// launch starts a program, its output to logs/<name>.log. The program dies
+// with this process, even if this process is killed.
+func (n *Node) launch(name, path string, args ...string) error {
+	log, err := os.Create(n.path("logs", name+".log"))
+	if err != nil {
+		return fmt.Errorf("creating the log of %s: %w", name, err)
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, log: log, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+	n.procs = append(n.procs, p)
+	return nil
+}
+
+// exited returns an error naming the first program that has exited.
+func (n *Node) exited() error {
+	for _, p := range n.procs {
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited: %s (log %s)", p.name, p.cmd.ProcessState, p.log.Name())
+		default:
+		}
+	}
+	return nil
+}
+
+// stop stops a program: SIGTERM, then SIGKILL after grace.
+func (p *process) stop(grace time.Duration) error {
+	defer p.log.Close()
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(grace):
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	return nil
+}
+
+// Stop stops the cluster: the kubelet and the controllers first, then
+// every pod's containers, containerd, kube-proxy (whose rules it then
+// removes), CoreDNS, and last kube-apiserver before etcd. It removes the
+// pods' cgroups. The caller restores the rest of the host with
+// HostState.Restore.
+func (n *Node) Stop() error {
+	var errs []error
+	order := []string{"kube-scheduler", "kube-controller-manager", "kubelet"}
+	for _, name := range order {
+		errs = append(errs, n.stopProcess(name, 10*time.Second))
+	}
+	errs = append(errs, n.killContainers())
+	for _, name := range []string{"containerd", "kube-proxy", "coredns", "kube-apiserver", "etcd"} {
+		errs = append(errs, n.stopProcess(name, 15*time.Second))
+	}
+	if n.opts.Bin.Proxy != "" {
+		// Removes kube-proxy's iptables chains; the host's restore
+		// removes what it leaves behind.
+		_, _ = run(n.opts.Bin.Proxy, "--cleanup")
+	}
+	errs = append(errs, removeCgroups("kubepods"))
+	return errors.Join(errs...)
+}
+
+// stopProcess stops the named program if it runs.
+func (n *Node) stopProcess(name string, grace time.Duration) error {
+	for _, p := range n.procs {
+		if p.name == name {
+			return p.stop(grace)
+		}
+	}
+	return nil
+}
+
+// killContainers kills every container of the pods and removes them, with
+// containerd's ctr, while containerd still runs.
+func (n *Node) killContainers() error {
+	sock := n.path("run", "containerd.sock")
+	if _, err := os.Stat(sock); err != nil {
+		return nil
+	}
+	ctr := func(args ...string) (string, error) {
+		return run("ctr", append([]string{"--address", sock, "--namespace", "k8s.io"}, args...)...)
+	}
+	out, err := ctr("tasks", "list", "--quiet")
+	if err != nil {
+		return err
+	}
+	tasks := strings.Fields(out)
+	for _, id := range tasks {
+		_, _ = ctr("tasks", "kill", "--signal", "SIGKILL", id)
+	}
+	var errs []error
+	for _, id := range tasks {
+		if err := waitForTaskExit(ctr, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// waitForTaskExit deletes a killed task, trying for up to ten seconds.
+func waitForTaskExit(ctr func(...string) (string, error), id string) error {
+	var err error
+	for range 20 {
+		if _, err = ctr("tasks", "delete", "--force", id); err == nil || strings.Contains(err.Error(), "not found") {
+			return nil
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return fmt.Errorf("removing container %s: %w", id, err)
+}
+
+// removeCgroups removes the named cgroup, children first, from every
+// cgroup v1 hierarchy. The cgroups must be empty.
+func removeCgroups(name string) error {
+	roots, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", name))
+	var errs []error
+	for _, root := range roots {
+		var dirs []string
+		_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, path)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if err := syscall.Rmdir(dirs[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("removing cgroup %s: %w", dirs[i], err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
