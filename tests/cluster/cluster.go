@@ -153,9 +153,22 @@ func (c *Cluster) start(ctx context.Context, opts Options, apiServerPath, etcdPa
 	return c.startControllers(ctx, controllerManagerPath, apiServer.CertDir)
 }
 
+// Connect returns a Cluster for a control plane that runs elsewhere, such
+// as make knative's, reached with the admin configuration cfg. It starts
+// nothing, and its Stop stops nothing.
+func Connect(cfg *rest.Config) (*Cluster, error) {
+	c := &Cluster{config: rest.CopyConfig(cfg)}
+	if err := c.connect(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // connect creates the clients used by the Cluster's methods.
 func (c *Cluster) connect() error {
-	c.config = c.env.Config
+	if c.env != nil {
+		c.config = c.env.Config
+	}
 	var err error
 	if c.client, err = kubernetes.NewForConfig(c.config); err != nil {
 		return fmt.Errorf("creating client: %w", err)
@@ -267,7 +280,10 @@ func (c *Cluster) stop() error {
 			errs = append(errs, err)
 		}
 	}
-	remove := []string{c.dir}
+	var remove []string
+	if c.dir != "" {
+		remove = []string{c.dir}
+	}
 	if c.keepLogs && c.logDir == filepath.Join(c.dir, "logs") {
 		// Keep the logs the start error points to.
 		remove = []string{filepath.Join(c.dir, "kube-apiserver"), filepath.Join(c.dir, "etcd")}
@@ -291,3 +307,9 @@ func (c *Cluster) Config() *rest.Config {
 func (c *Cluster) LogPath() string {
 	return c.logDir
 }
+
+// Client returns the admin clientset.
+func (c *Cluster) Client() kubernetes.Interface { return c.client }
+
+// Dynamic returns the admin dynamic client.
+func (c *Cluster) Dynamic() dynamic.Interface { return c.dyn }

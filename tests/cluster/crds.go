@@ -130,3 +130,18 @@ func (c *Cluster) applyKnativeRoles(ctx context.Context, eventing string) error 
 	}
 	return nil
 }
+
+// ModuleDir returns the module cache directory of a module@version, such
+// as "knative.dev/serving@v0.50.0", downloading it if needed.
+func ModuleDir(ctx context.Context, query string) (string, error) {
+	tmp, err := os.MkdirTemp("", "eventmesh-modules-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	dirs, err := moduleDirs(ctx, tmp, query)
+	if err != nil {
+		return "", err
+	}
+	return dirs[0], nil
+}
