@@ -7,6 +7,9 @@
 #   make test    unit tests, then end-to-end tests against a real
 #                kube-apiserver + etcd
 #   make bench   the mesh build at 100, 1 000 and 10 000 triggers
+#   make knative a real one-node cluster with Knative Serving (Traefik) and
+#                Eventing, the function deployed by func deploy (root);
+#                make test-knative tests it, make knative-down stops it
 #
 # The API server, etcd, the func CLI and Eventing's ApiServerSource adapter
 # are built from Go modules on first use and cached outside the clone, in
@@ -67,6 +70,9 @@ help:
 	@echo "make bench  mesh build time, requests and memory at 100, 1000 and 10000 triggers"
 	@echo "make fuzz   each fuzz target for FUZZTIME=$(FUZZTIME) (set FUZZTIME=2000000x for a long run)"
 	@echo "make func-build  build the function with the real func CLI (host builder)"
+	@echo "make knative  a real one-node Kubernetes with Knative Serving and Eventing, the function deployed by func deploy (root)"
+	@echo "make test-knative  tests against that cluster: scale to zero and back, push, Backstage"
+	@echo "make knative-down  stop it and restore the host"
 	@echo "make mutate mutation testing of the packages that decide what callers see (slow: about an hour)"
 	@echo "make load   200 concurrent requests with 10 tokens: p50/p99 and peak RSS"
 	@echo "make soak   the load repeated for SOAK=$(SOAK)"
@@ -242,3 +248,115 @@ $(ADAPTER):
 	@mkdir -p $(@D)
 	cd tests/tools/adapter && go build -o $@.tmp .
 	mv $@.tmp $@
+
+# make knative: a real one-node cluster (kubelet, containerd, Knative
+# Serving with Traefik, Eventing) with the function deployed by func deploy.
+# Its binaries are built from Go modules into $(CACHE), like the tests':
+# the node's on the host, the images' static (CGO_ENABLED=0).
+NODE_VERSION    := $(call version,k8s.io/kubernetes,tests/tools/node/go.mod)
+SERVING_VERSION := $(call version,knative.dev/serving,tests/tools/serving/go.mod)
+TRAEFIK_VERSION := $(call version,github.com/traefik/traefik/v3,tests/tools/traefik/go.mod)
+COREDNS_VERSION := $(call version,github.com/coredns/coredns,tests/tools/coredns/go.mod)
+
+NODE_BIN     := $(CACHE)/node-$(NODE_VERSION)
+SERVING_BIN  := $(CACHE)/serving-$(SERVING_VERSION)
+EVENTING_BIN := $(CACHE)/eventing-$(ADAPTER_VERSION)/images
+TRAEFIK      := $(CACHE)/traefik-$(TRAEFIK_VERSION)/traefik
+COREDNS      := $(CACHE)/coredns-$(COREDNS_VERSION)/coredns
+
+NODE_CMDS     := kubelet kube-scheduler kube-proxy
+# Built from the module proxy, Kubernetes reports version
+# v0.0.0-master+$$Format:%H$$, which Knative refuses to run against: set it.
+KUBE_MINOR    := $(word 2,$(subst ., ,$(NODE_VERSION)))
+KUBE_LDFLAGS  := -X k8s.io/component-base/version.gitVersion=$(NODE_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) \
+	-X k8s.io/component-base/version.gitTreeState=clean
+SERVING_CMDS  := controller webhook activator autoscaler queue
+EVENTING_CMDS := controller webhook apiserver_receive_adapter mtping jobsink requestreply auth_proxy
+
+KNATIVE_BINARIES := $(addprefix $(NODE_BIN)/,$(NODE_CMDS)) $(NODE_BIN)/kubectl $(NODE_BIN)/kube-apiserver $(addprefix $(SERVING_BIN)/,$(SERVING_CMDS)) \
+	$(addprefix $(EVENTING_BIN)/,$(EVENTING_CMDS)) $(EVENTING_BIN)/event_display $(TRAEFIK) $(COREDNS)
+
+.PHONY: knative-binaries
+knative-binaries: $(KNATIVE_BINARIES) $(CONTROL_PLANE) $(FUNC)
+
+# build-into DIR MODULE_DIR PKG... [FLAGS]: one go build of the packages
+# into DIR, through a temporary folder, so an interrupted build is never
+# taken for a finished one.
+define build-into
+	@mkdir -p $(1)
+	rm -rf $(1)/.build
+	cd $(2) && go build -trimpath $(4) -o $(1)/.build/ $(3)
+	mv $(1)/.build/* $(1)/
+	rmdir $(1)/.build
+endef
+
+$(addprefix $(NODE_BIN)/,$(NODE_CMDS)) &:
+	@echo "building the kubelet, kube-scheduler and kube-proxy $(NODE_VERSION) into $(NODE_BIN) (once; about 10 minutes)"
+	$(call build-into,$(NODE_BIN),tests/tools/node,$(addprefix k8s.io/kubernetes/cmd/,$(NODE_CMDS)),-ldflags '$(KUBE_LDFLAGS)')
+
+# The API server of make knative: the tests' (compiled once, in the tests'
+# module), with its version set.
+$(NODE_BIN)/kube-apiserver:
+	@mkdir -p $(@D)
+	cd tests && go build -ldflags '$(KUBE_LDFLAGS)' -o $@.tmp k8s.io/kubernetes/cmd/kube-apiserver
+	mv $@.tmp $@
+
+$(addprefix $(SERVING_BIN)/,$(SERVING_CMDS)) &:
+	@echo "building Knative Serving $(SERVING_VERSION) into $(SERVING_BIN) (once)"
+	$(call build-into,$(SERVING_BIN),tests/tools/serving,$(addprefix knative.dev/serving/cmd/,$(SERVING_CMDS)))
+
+$(addprefix $(EVENTING_BIN)/,$(EVENTING_CMDS)) &:
+	@echo "building Knative Eventing $(ADAPTER_VERSION) into $(EVENTING_BIN) (once)"
+	$(call build-into,$(EVENTING_BIN),tests/tools/adapter,$(addprefix knative.dev/eventing/cmd/,$(EVENTING_CMDS)))
+
+# kubectl, for the commands make knative prints; event_display, the sink
+# that logs the announcements.
+$(NODE_BIN)/kubectl:
+	$(call build-into,$(@D),tests/tools/node,k8s.io/kubernetes/cmd/kubectl,-ldflags '$(KUBE_LDFLAGS)')
+
+$(EVENTING_BIN)/event_display:
+	$(call build-into,$(@D),tests/tools/adapter,knative.dev/eventing/cmd/event_display)
+
+$(TRAEFIK):
+	@echo "building Traefik $(TRAEFIK_VERSION) into $(@D) (once)"
+	$(call build-into,$(@D),tests/tools/traefik,github.com/traefik/traefik/v3/cmd/traefik)
+
+$(COREDNS):
+	@echo "building CoreDNS $(COREDNS_VERSION) into $(@D) (once)"
+	$(call build-into,$(@D),tests/tools/coredns,github.com/coredns/coredns)
+
+# The images' binaries run on no libc of ours: static.
+$(addprefix $(SERVING_BIN)/,$(SERVING_CMDS)) $(addprefix $(EVENTING_BIN)/,$(EVENTING_CMDS)) $(EVENTING_BIN)/event_display $(TRAEFIK) $(COREDNS): export CGO_ENABLED = 0
+
+# make knative runs as root (containerd, the kubelet, iptables). These are
+# Debian's packages it needs; they are installed when missing.
+KNATIVE_DEBS := containerd runc containernetworking-plugins iptables nftables conntrack
+.PHONY: knative-debs
+knative-debs:
+	@missing=; for p in $(KNATIVE_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+KNATIVE_STATE := .knative
+KNATIVE_FLAGS = -state $(KNATIVE_STATE) -repo . -kube-bin $(KUBE_BIN) -node-bin $(NODE_BIN) \
+	-serving-bin $(SERVING_BIN) -eventing-bin $(EVENTING_BIN) -traefik $(TRAEFIK) -coredns $(COREDNS) \
+	-func $(FUNC) -podprobe bin/podprobe -kubectl $(NODE_BIN)/kubectl
+
+.PHONY: knative knative-down test-knative
+knative: knative-debs $(KNATIVE_BINARIES) $(addprefix $(KUBE_BIN)/,kube-apiserver kube-controller-manager etcd) $(FUNC)
+	cd tests && go build -o ../bin/eventmesh-knative ./cmd/knative
+	cd tests && CGO_ENABLED=0 go build -o ../bin/podprobe ./cmd/podprobe
+	bin/eventmesh-knative start $(KNATIVE_FLAGS)
+
+knative-down:
+	cd tests && go build -o ../bin/eventmesh-knative ./cmd/knative
+	bin/eventmesh-knative down -state $(KNATIVE_STATE)
+
+# The tests of tests/knative, against the cluster of make knative. make
+# test runs them too, but they skip there unless that cluster is up.
+test-knative:
+	cd tests && EVENTMESH_KNATIVE=$(abspath $(KNATIVE_STATE)) go test -count=1 -v -timeout 30m ./knative/
