@@ -51,9 +51,11 @@ type Binaries struct {
 // Options configures a Node.
 type Options struct {
 	// Dir holds the cluster's state: etcd's data, certificates,
-	// containerd's and the kubelet's folders, configurations, logs.
+	// containerd's and the kubelet's folders, configurations.
 	Dir string
-	Bin Binaries
+	// LogDir receives the components' logs; empty means Dir/logs.
+	LogDir string
+	Bin    Binaries
 	// Registry is a host:port that containerd pulls from over plain HTTP,
 	// such as the local registry of package images.
 	Registry string
@@ -86,7 +88,10 @@ func (n *Node) start(ctx context.Context) error {
 	if n.nodeIP, err = hostIP(); err != nil {
 		return err
 	}
-	for _, d := range []string{n.path("logs"), n.path("pki"), n.path("cni", "conf"), n.path("run")} {
+	if n.opts.LogDir == "" {
+		n.opts.LogDir = n.path("logs")
+	}
+	for _, d := range []string{n.opts.LogDir, n.path("pki"), n.path("cni", "conf"), n.path("run")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("creating %s: %w", d, err)
 		}
@@ -118,7 +123,7 @@ func (n *Node) AdminKubeconfig() string { return n.path("pki", "admin.kubeconfig
 func (n *Node) IP() string { return n.nodeIP }
 
 // LogDir returns the folder of the components' logs.
-func (n *Node) LogDir() string { return n.path("logs") }
+func (n *Node) LogDir() string { return n.opts.LogDir }
 
 // writeCredentials writes the API server's serving certificate, the
 // ServiceAccount signing key, the admin token and the admin kubeconfig.
@@ -253,7 +258,7 @@ func (n *Node) waitForAPIServer(ctx context.Context) error {
 		return err == nil && string(body) == "ok", nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for the API server (log %s): %w", n.path("logs", "kube-apiserver.log"), err)
+		return fmt.Errorf("waiting for the API server (log %s): %w", filepath.Join(n.opts.LogDir, "kube-apiserver.log"), err)
 	}
 	return nil
 }
@@ -331,7 +336,7 @@ func (n *Node) waitForNode(ctx context.Context) error {
 		return false, nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for node %s to be Ready (log %s): %w", NodeName, n.path("logs", "kubelet.log"), err)
+		return fmt.Errorf("waiting for node %s to be Ready (log %s): %w", NodeName, filepath.Join(n.opts.LogDir, "kubelet.log"), err)
 	}
 	return nil
 }

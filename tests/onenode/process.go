@@ -19,10 +19,10 @@ type process struct {
 	done chan struct{}
 }
 
-// launch starts a program, its output to logs/<name>.log. The program dies
+// launch starts a program, its output to <name>.log in the log folder. The program dies
 // with this process, even if this process is killed.
 func (n *Node) launch(name, path string, args ...string) error {
-	log, err := os.Create(n.path("logs", name+".log"))
+	log, err := os.Create(filepath.Join(n.opts.LogDir, name+".log"))
 	if err != nil {
 		return fmt.Errorf("creating the log of %s: %w", name, err)
 	}

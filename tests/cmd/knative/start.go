@@ -15,7 +15,7 @@ import (
 )
 
 // startTimeout bounds the wait for the cluster: images, cluster, Knative
-// and func deploy took about N minutes here.
+// and func deploy took about three minutes here.
 const startTimeout = 30 * time.Minute
 
 // start runs `knative up` in the background, in a session of its own, its

@@ -92,7 +92,8 @@ func bringUp(ctx context.Context, o options) (*onenode.Node, *images.Registry, e
 
 	step = time.Now()
 	node, err := onenode.Start(ctx, onenode.Options{
-		Dir: o.path("state"),
+		Dir:    o.path("state"),
+		LogDir: o.path("logs"),
 		Bin: onenode.Binaries{
 			Etcd:              filepath.Join(o.kubeBin, "etcd"),
 			APIServer:         filepath.Join(o.nodeBin, "kube-apiserver"),
