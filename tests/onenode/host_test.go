@@ -6,13 +6,20 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
+
+// isolatedEnv is set in the environment of TestRestore's own run in new
+// namespaces.
+const isolatedEnv = "EVENTMESH_ONENODE_ISOLATED"
 
 // TestRestore changes the host as a cluster does (a sysctl, a bridge, a
 // network namespace, an nftables table, a mount), then checks that
 // Restore undoes each change and that Diff sees them before and not
-// after. It needs root, ip and nft, and skips without them.
+// after. It runs in network and mount namespaces of its own, so that its
+// Restore never touches what else runs here (such as make knative's
+// cluster). It needs root, ip and nft, and skips without them.
 func TestRestore(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
@@ -21,6 +28,18 @@ func TestRestore(t *testing.T) {
 		if _, err := exec.LookPath(cmd); err != nil {
 			t.Skipf("needs %s", cmd)
 		}
+	}
+	if os.Getenv(isolatedEnv) == "" {
+		runIsolated(t)
+		return
+	}
+	// The named network namespaces are files of the host's /run/netns:
+	// hide them behind a folder of this mount namespace's own.
+	if err := os.MkdirAll("/run/netns", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "tmpfs", "/run/netns").CombinedOutput(); err != nil {
+		t.Fatalf("mounting /run/netns: %v: %s", err, out)
 	}
 	before, err := SnapshotHost()
 	if err != nil {
@@ -70,6 +89,22 @@ func TestRestore(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(sysctlRoot, sysctl))
 	if err != nil || strings.TrimSpace(string(data)) != old {
 		t.Errorf("sysctl %s = %q (%v), want %q", sysctl, data, err, old)
+	}
+}
+
+// runIsolated runs TestRestore again, in a child process with network and
+// mount namespaces of its own (Go makes its mounts private).
+func runIsolated(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRestore$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), isolatedEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("TestRestore in namespaces of its own: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestRestore") {
+		t.Fatalf("TestRestore did not pass in namespaces of its own:\n%s", out)
 	}
 }
 

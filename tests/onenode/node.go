@@ -140,7 +140,7 @@ func (n *Node) writeCredentials() error {
 	}
 	buf := make([]byte, 32)
 	if _, err := rand.Read(buf); err != nil {
-		return err
+		return fmt.Errorf("generating the admin token: %w", err)
 	}
 	token := hex.EncodeToString(buf)
 	files := map[string][]byte{

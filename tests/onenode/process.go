@@ -54,23 +54,23 @@ func (n *Node) exited() error {
 	return nil
 }
 
-// stop stops a program: SIGTERM, then SIGKILL after grace.
-func (p *process) stop(grace time.Duration) error {
+// stop stops a program: SIGTERM, then SIGKILL after grace (kube-apiserver's
+// graceful shutdown can hang).
+func (p *process) stop(grace time.Duration) {
 	defer p.log.Close()
 	select {
 	case <-p.done:
-		return nil
+		return
 	default:
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
-		return nil
+		return
 	case <-time.After(grace):
 	}
 	_ = p.cmd.Process.Kill()
 	<-p.done
-	return nil
 }
 
 // Stop stops the cluster: the kubelet and the controllers first, then
@@ -79,14 +79,12 @@ func (p *process) stop(grace time.Duration) error {
 // pods' cgroups. The caller restores the rest of the host with
 // HostState.Restore.
 func (n *Node) Stop() error {
-	var errs []error
-	order := []string{"kube-scheduler", "kube-controller-manager", "kubelet"}
-	for _, name := range order {
-		errs = append(errs, n.stopProcess(name, 10*time.Second))
+	for _, name := range []string{"kube-scheduler", "kube-controller-manager", "kubelet"} {
+		n.stopProcess(name, 10*time.Second)
 	}
-	errs = append(errs, n.killContainers())
+	errs := []error{n.killContainers()}
 	for _, name := range []string{"containerd", "kube-proxy", "coredns", "kube-apiserver", "etcd"} {
-		errs = append(errs, n.stopProcess(name, 15*time.Second))
+		n.stopProcess(name, 15*time.Second)
 	}
 	if n.opts.Bin.Proxy != "" {
 		// Removes kube-proxy's iptables chains; the host's restore
@@ -98,13 +96,12 @@ func (n *Node) Stop() error {
 }
 
 // stopProcess stops the named program if it runs.
-func (n *Node) stopProcess(name string, grace time.Duration) error {
+func (n *Node) stopProcess(name string, grace time.Duration) {
 	for _, p := range n.procs {
 		if p.name == name {
-			return p.stop(grace)
+			p.stop(grace)
 		}
 	}
-	return nil
 }
 
 // killContainers kills every container of the pods and removes them, with

@@ -70,13 +70,12 @@ func start(ctx context.Context, o options, args []string) error {
 	}
 }
 
-// copyLines prints the complete lines read so far.
+// copyLines prints what the log holds beyond what it printed before.
 func copyLines(r *bufio.Reader) {
 	for {
 		line, err := r.ReadString('\n')
 		if err == io.EOF {
-			// A partial line stays for the next call; bufio keeps no
-			// partial line after EOF, so print it now.
+			// What was read of an unfinished line: print it too.
 			fmt.Print(line)
 			return
 		}
