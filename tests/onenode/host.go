@@ -25,6 +25,7 @@ type HostState struct {
 	Mounts       []string          `json:"mounts"`
 	Links        []string          `json:"links"`
 	NetNS        []string          `json:"netns"`
+	NetNSDir     bool              `json:"netnsDir"` // whether /run/netns existed
 	NftAvailable bool              `json:"nftAvailable"`
 }
 
@@ -54,6 +55,7 @@ func SnapshotHost() (*HostState, error) {
 		return nil, err
 	}
 	s.NetNS = netnsNames()
+	s.NetNSDir = exists(netnsDir)
 	return s, nil
 }
 
@@ -129,9 +131,17 @@ func linkNames() ([]string, error) {
 	return names, nil
 }
 
+// netnsDir holds the named network namespaces.
+const netnsDir = "/run/netns"
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 // netnsNames lists the named network namespaces of /run/netns.
 func netnsNames() []string {
-	entries, _ := os.ReadDir("/run/netns")
+	entries, _ := os.ReadDir(netnsDir)
 	var names []string
 	for _, e := range entries {
 		names = append(names, e.Name())
@@ -150,6 +160,11 @@ func (s *HostState) Restore() error {
 			if _, err := run("ip", "netns", "delete", ns); err != nil {
 				errs = append(errs, err)
 			}
+		}
+	}
+	if !s.NetNSDir {
+		if err := os.Remove(netnsDir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing %s, which the cluster created: %w", netnsDir, err))
 		}
 	}
 	if links, err := linkNames(); err == nil {
@@ -256,6 +271,9 @@ func (s *HostState) Diff() ([]string, error) {
 	diffs = append(diffs, listDiff("mount", s.Mounts, now.Mounts)...)
 	diffs = append(diffs, listDiff("network link", s.Links, now.Links)...)
 	diffs = append(diffs, listDiff("network namespace", s.NetNS, now.NetNS)...)
+	if now.NetNSDir && !s.NetNSDir {
+		diffs = append(diffs, "new folder "+netnsDir)
+	}
 	return diffs, nil
 }
 

@@ -35,10 +35,10 @@ func TestRestore(t *testing.T) {
 	}
 	// The named network namespaces are files of the host's /run/netns:
 	// hide them behind a folder of this mount namespace's own.
-	if err := os.MkdirAll("/run/netns", 0o755); err != nil {
+	if err := os.MkdirAll(netnsDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "tmpfs", "/run/netns").CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "tmpfs", netnsDir).CombinedOutput(); err != nil {
 		t.Fatalf("mounting /run/netns: %v: %s", err, out)
 	}
 	before, err := SnapshotHost()
@@ -96,6 +96,11 @@ func TestRestore(t *testing.T) {
 // mount namespaces of its own (Go makes its mounts private).
 func runIsolated(t *testing.T) {
 	t.Helper()
+	// The child mounts a folder of its own over /run/netns; the folder
+	// itself is the host's.
+	if !exists(netnsDir) {
+		t.Cleanup(func() { _ = os.Remove(netnsDir) })
+	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestRestore$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), isolatedEnv+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS}
