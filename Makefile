@@ -357,6 +357,6 @@ knative-down:
 	bin/eventmesh-knative down -state $(KNATIVE_STATE)
 
 # The tests of tests/knative, against the cluster of make knative. make
-# test runs them too, but they skip there unless that cluster is up.
+# test runs that package too, without EVENTMESH_KNATIVE: it skips there.
 test-knative:
 	cd tests && EVENTMESH_KNATIVE=$(abspath $(KNATIVE_STATE)) go test -count=1 -v -timeout 30m ./knative/

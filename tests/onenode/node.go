@@ -5,7 +5,8 @@
 //
 // It needs root, and Debian's containerd, runc, containernetworking-plugins,
 // iptables and nftables. It changes the host (sysctls, iptables rules,
-// mounts, network links); Stop undoes that, from a snapshot taken by Start.
+// mounts, network links): take a SnapshotHost before Start, and Restore it
+// after Stop.
 package onenode
 
 import (
