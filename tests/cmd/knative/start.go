@@ -98,7 +98,10 @@ The cluster runs, with the function deployed by func deploy.
 Call the function from a pod (it is cluster-local), as Backstage would:
 
   TOKEN=$(kubectl get secret eventmesh-reader-token -n knative-eventing -o jsonpath='{.data.token}' | base64 -d)
-  kubectl run caller -n knative-eventing --rm -i --restart=Never --image=$(cat %s) --env=TOKEN=$TOKEN -- get http://eventmesh.knative-eventing.svc.cluster.local/v1/getEventMesh
+  kubectl run caller -n knative-eventing --restart=Never --image=$(cat %s) --env=TOKEN=$TOKEN -- get http://eventmesh.knative-eventing.svc.cluster.local/v1/getEventMesh
+  kubectl wait -n knative-eventing --for=jsonpath='{.status.phase}'=Succeeded pod/caller
+  kubectl logs -n knative-eventing caller
+  kubectl delete pod -n knative-eventing caller
 
 Watch it scale to zero after a minute without requests, and back:
 
