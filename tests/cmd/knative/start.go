@@ -60,7 +60,7 @@ func start(ctx context.Context, o options, args []string) error {
 		select {
 		case err := <-exited:
 			copyLines(lines)
-			return fmt.Errorf("knative up exited (%v); its log: %s", err, logPath)
+			return fmt.Errorf("knative up exited (%v); its log: %s; make knative-down checks that the host is restored", err, logPath)
 		case <-deadline:
 			return fmt.Errorf("the cluster was not ready in %v; its log: %s; make knative-down stops it", startTimeout, logPath)
 		case <-ctx.Done():
