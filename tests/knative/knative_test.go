@@ -189,8 +189,8 @@ func TestPushFromZero(t *testing.T) {
 // announced reports whether event_display's log shows a mesh-changed
 // announcement that names the Broker.
 func announced(logs, broker string) bool {
+	named := regexp.MustCompile(`"name":\s*"` + regexp.QuoteMeta(broker) + `"`)
 	for _, event := range strings.Split(logs, "☁️") {
-		named := regexp.MustCompile(`"name":\s*"` + regexp.QuoteMeta(broker) + `"`)
 		if strings.Contains(event, "type: dev.knative.eventmesh.changed") && named.MatchString(event) {
 			return true
 		}
