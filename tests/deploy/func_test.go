@@ -3,7 +3,6 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/knative-eventmesh/function/tests/knativeinstall"
 )
 
 // FuncEnv names the func CLI binary; the Makefile builds it and sets this.
@@ -97,10 +98,8 @@ func serveBuilt(t *testing.T, bin string) {
 func checkout(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command("sh", "-c", fmt.Sprintf("git ls-files -z | tar --null -T - -cf - | tar -xf - -C %q", dir))
-	cmd.Dir = repoRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("copying the repository: %v\n%s", err, out)
+	if err := knativeinstall.Checkout(repoRoot, dir); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/knative-eventmesh/function/tests/catalog"
+	"github.com/knative-eventmesh/function/tests/functest"
 	"github.com/knative-eventmesh/function/tests/knativeinstall"
 )
 
@@ -72,8 +73,8 @@ func TestDeployedByFunc(t *testing.T) {
 	if got, _, _ := unstructured.NestedString(ksvc.Object, "status", "url"); got != ksvcURL {
 		t.Errorf("status.url = %q, want %q", got, ksvcURL)
 	}
-	if !conditionTrue(ksvc, "Ready") {
-		t.Errorf("ksvc is not Ready: %v", ksvc.Object["status"])
+	if ready, msg := knativeinstall.ReadyCondition(ksvc); !ready {
+		t.Errorf("ksvc is not Ready: %s", msg)
 	}
 	containers, _, _ := unstructured.NestedSlice(ksvc.Object, "spec", "template", "spec", "containers")
 	if len(containers) != 1 {
@@ -214,12 +215,12 @@ func TestBackstage(t *testing.T) {
 	for _, published := range []bool{true, false} {
 		name := map[bool]string{true: "published 1.21.0", false: "ours"}[published]
 		t.Run(name, func(t *testing.T) {
-			var logs strings.Builder
+			logs := &functest.Logs{}
 			b, err := catalog.Start(ctx, catalog.Options{
 				Providers:   map[string]catalog.Provider{"knative": {BaseURL: proxy, Token: readerToken}},
 				Published:   published,
 				LocalEvents: true,
-				Logs:        &lockedWriter{w: &logs},
+				Logs:        logs,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -433,33 +434,10 @@ func getWithHost(t *testing.T, target, host, token string) int {
 	return resp.StatusCode
 }
 
-// conditionTrue reports whether an object's condition of type typ is True.
-func conditionTrue(obj *unstructured.Unstructured, typ string) bool {
-	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
-	for _, c := range conds {
-		if m, ok := c.(map[string]any); ok && m["type"] == typ {
-			return m["status"] == "True"
-		}
-	}
-	return false
-}
-
 // tail returns the last n bytes of s.
 func tail(s string, n int) string {
 	if len(s) > n {
 		return s[len(s)-n:]
 	}
 	return s
-}
-
-// lockedWriter serializes writes to w.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *strings.Builder
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

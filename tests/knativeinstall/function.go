@@ -52,7 +52,7 @@ func Function(ctx context.Context, c *cluster.Cluster, d Deploy) error {
 	if err := pointSinkBinding(ctx, c.Dynamic()); err != nil {
 		return err
 	}
-	if err := checkout(d.Repo, d.Dir); err != nil {
+	if err := Checkout(d.Repo, d.Dir); err != nil {
 		return err
 	}
 	cmd := exec.CommandContext(ctx, d.Func, "deploy", "--builder", "host",
@@ -78,9 +78,9 @@ func pointSinkBinding(ctx context.Context, dyn dynamic.Interface) error {
 	return nil
 }
 
-// checkout copies the files git tracks into dir: the repository as
-// committed, without build output.
-func checkout(repo, dir string) error {
+// Checkout copies the files git tracks in repo into dir, emptied first:
+// the repository as committed, without build output.
+func Checkout(repo, dir string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func WaitForKsvc(ctx context.Context, dyn dynamic.Interface, namespace, name str
 			last = err.Error()
 			return false, nil
 		}
-		ready, msg := readyCondition(ksvc)
+		ready, msg := ReadyCondition(ksvc)
 		last = msg
 		return ready, nil
 	})
@@ -114,9 +114,9 @@ func WaitForKsvc(ctx context.Context, dyn dynamic.Interface, namespace, name str
 	return nil
 }
 
-// readyCondition returns whether an object's Ready condition is True, and
-// its reason and message.
-func readyCondition(obj *unstructured.Unstructured) (bool, string) {
+// ReadyCondition returns whether an object's Ready condition is True, and
+// its status, reason and message.
+func ReadyCondition(obj *unstructured.Unstructured) (bool, string) {
 	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
 	for _, c := range conds {
 		m, ok := c.(map[string]any)
