@@ -119,26 +119,51 @@ e2e: $(CONTROL_PLANE) $(ADAPTER) $(FUNC) postgresql
 # that package's unit tests, one package at a time, and must make them
 # fail. The root package is mutated alone (-E leaves the subpackages' files
 # out). Results go to $(MUTATE_OUT), one JSON file per package; the scores
-# are in the README's Tests section. Not part of make test: it takes about
-# an hour on 2 cores. MUTATE_PKGS=./filter runs one package.
+# are in the README's Tests section. Not part of make test: it takes hours
+# on 2 cores. MUTATE_PKGS=./filter runs one package.
+#
+# gremlins is run without --test-cpu: v0.6.0 passes "-cpu N" to go test as
+# one argument, the test binary rejects it, and every mutant then counts as
+# killed. The self-check below catches that kind of break.
 MUTATE_PKGS ?= . ./fetch ./relate ./filter ./mesh ./respond ./announce ./coalesce ./token ./kubeclient
 MUTATE_OUT ?= bin/mutate
 MUTATE_WORKERS ?= 1
 # A mutant whose tests take MUTATE_TIMEOUT times as long as the unmutated
 # ones is TIMED OUT; on a busy machine compiling alone can take that long.
 MUTATE_TIMEOUT ?= 30
-.PHONY: mutate
-mutate: $(GREMLINS)
-	@mkdir -p $(MUTATE_OUT)
+MUTATE_CONFIG := $(abspath .gremlins.yaml)
+MUTATE = $(GREMLINS) unleash --config $(MUTATE_CONFIG) --workers $(MUTATE_WORKERS) --timeout-coefficient $(MUTATE_TIMEOUT)
+.PHONY: mutate mutate-selfcheck
+mutate: mutate-selfcheck
 	@status=0; for pkg in $(MUTATE_PKGS); do \
 	  name=$$(basename $$(realpath $$pkg)); \
 	  if [ "$$pkg" = . ]; then name=root; fi; \
 	  echo "mutate $$pkg"; \
-	  $(GREMLINS) unleash --workers $(MUTATE_WORKERS) --test-cpu 1 --timeout-coefficient $(MUTATE_TIMEOUT) \
-	    $$(if [ "$$pkg" = . ]; then echo "-E .*/.*"; fi) -o $(MUTATE_OUT)/$$name.json $$pkg \
-	    > $(MUTATE_OUT)/$$name.txt 2>&1 || status=$$?; \
+	  pkgstatus=0; \
+	  $(MUTATE) $$(if [ "$$pkg" = . ]; then echo "-E .*/.*"; fi) -o $(MUTATE_OUT)/$$name.json $$pkg \
+	    > $(MUTATE_OUT)/$$name.txt 2>&1 || pkgstatus=$$?; \
 	  grep -E '^ +LIVED|^ +TIMED OUT|^Killed|^Test efficacy' $(MUTATE_OUT)/$$name.txt || true; \
+	  if [ $$pkgstatus = 10 ]; then echo "mutate $$pkg: efficacy under 90 %: write a test that kills each LIVED mutant above"; \
+	  elif [ $$pkgstatus != 0 ]; then echo "mutate $$pkg: gremlins failed (exit $$pkgstatus): see $(MUTATE_OUT)/$$name.txt"; fi; \
+	  [ $$pkgstatus = 0 ] || status=1; \
 	done; exit $$status
+
+# The self-check: tests/mutantcheck has one mutant its test cannot catch
+# and one it must. Unless gremlins reports the first LIVED, the second
+# KILLED, and fails the package's 50 % efficacy (exit 10), its figures
+# cannot be trusted, and make mutate stops here.
+mutate-selfcheck: $(GREMLINS)
+	@mkdir -p $(MUTATE_OUT)
+	@echo "mutate: self-check on tests/mutantcheck"
+	@status=0; (cd tests/mutantcheck && $(MUTATE) -o $(abspath $(MUTATE_OUT))/selfcheck.json .) \
+	  > $(MUTATE_OUT)/selfcheck.txt 2>&1 || status=$$?; \
+	ok=yes; \
+	grep -Eq '^ +LIVED CONDITIONALS_BOUNDARY at limit.go:' $(MUTATE_OUT)/selfcheck.txt || { ok=; echo "mutate: the self-check's boundary mutant was not reported LIVED"; }; \
+	grep -Eq '^ +KILLED CONDITIONALS_NEGATION at limit.go:' $(MUTATE_OUT)/selfcheck.txt || { ok=; echo "mutate: the self-check's negation mutant was not reported KILLED"; }; \
+	[ $$status = 10 ] || { ok=; echo "mutate: gremlins exited $$status on the self-check's 50 % efficacy, not 10 (below the threshold of $(MUTATE_CONFIG))"; }; \
+	if [ -z "$$ok" ]; then cat $(MUTATE_OUT)/selfcheck.txt; \
+	  echo "mutate: gremlins' results cannot be trusted with these flags or this version: no package was mutated"; exit 1; fi; \
+	echo "mutate: self-check passed (one mutant LIVED, one KILLED, the efficacy gate fired)"
 
 $(GREMLINS):
 	@mkdir -p $(@D)

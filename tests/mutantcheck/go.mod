@@ -1,0 +1,3 @@
+module github.com/knative-eventmesh/function/tests/mutantcheck
+
+go 1.26
