@@ -325,6 +325,13 @@ func TestBroker(t *testing.T) {
 		{"type is trimmed", `{"filters":[{"exact":{"type":"a"}}]}`, "type= a ", triTrue},
 		{"source is a URI reference", `{"filters":[{"exact":{"source":"a%20b"}}]}`, "type=a\nsource=a b", triTrue},
 		{"unknown source", `{"filters":[{"exact":{"source":"a%20b"}}]}`, "type=a", triUnknown},
+		{"id as pinned", `{"filters":[{"exact":{"id":"x"}}]}`, "type=a\nid=x", triTrue},
+		{"id other than pinned", `{"filters":[{"exact":{"id":"x"}}]}`, "type=a\nid=y", triFalse},
+		{"an empty id is unknown: the SDK refuses it", `{"filters":[{"exact":{"id":"x"}}]}`, "type=a\nid=", triUnknown},
+		{"an empty type is known", `{"filters":[{"exact":{"type":"x"}}]}`, "type=", triFalse},
+		// The ends of the ranges of an extension name's characters.
+		{"extension name of a, z, 0 and 9", `{"filters":[{"exact":{"az09":"v"}}]}`, "type=a\naz09=v", triTrue},
+		{"extension name of a, z, 0 and 9, other value", `{"filters":[{"exact":{"az09":"v"}}]}`, "type=a\naz09=w", triFalse},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

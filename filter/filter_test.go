@@ -389,14 +389,16 @@ func TestCompilerReusesCESQL(t *testing.T) {
 }
 
 func TestCompilerIsBounded(t *testing.T) {
-	cp := NewCompiler(2)
-	for _, expr := range []string{"type = 'a'", "type = 'b'", "type = 'c'"} {
-		if _, err := cp.Compile(sql(expr)); err != nil {
-			t.Fatal(err)
+	for _, size := range []int{1, 2} {
+		cp := NewCompiler(size)
+		for _, expr := range []string{"type = 'a'", "type = 'b'", "type = 'c'"} {
+			if _, err := cp.Compile(sql(expr)); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if n := cp.cesql.Len(); n != 2 {
-		t.Errorf("%d expressions kept, want the bound, 2", n)
+		if n := cp.cesql.Len(); n != size {
+			t.Errorf("NewCompiler(%d): %d expressions kept, want the bound, %d", size, n, size)
+		}
 	}
 }
 
