@@ -118,7 +118,7 @@ func (b *builder) flowIDs(objs *objects.Set, w *walkedFlow, path []*walkedFlow) 
 
 // cycle names the flows of path, then w.
 func cycle(path []*walkedFlow, w *walkedFlow) string {
-	names := make([]string, 0, len(path)+1)
+	var names []string
 	for _, p := range append(path, w) {
 		names = append(names, p.flow.Kind+" "+namespacedName(p.flow.Namespace, p.flow.Name))
 	}

@@ -163,3 +163,47 @@ func FuzzPolicyTargets(f *testing.F) {
 		}
 	})
 }
+
+// TestPolicyTargetApplies checks which objects a spec.to entry selects: by
+// group only when it names an apiVersion, by kind only when it names one.
+func TestPolicyTargetApplies(t *testing.T) {
+	broker := mesh.Reference{Group: "eventing.knative.dev", Kind: "Broker", Namespace: "ns", Name: "b"}
+	gold := map[string]string{"tier": "gold"}
+	goldSelector := func(apiVersion, kind string) objects.PolicyTarget {
+		return objects.PolicyTarget{Selector: &objects.PolicySelector{APIVersion: apiVersion, Kind: kind, MatchLabels: gold}}
+	}
+	ref := func(apiVersion, kind, name string) objects.PolicyTarget {
+		return objects.PolicyTarget{Ref: &objects.Reference{APIVersion: apiVersion, Kind: kind, Name: name}}
+	}
+	tests := []struct {
+		name   string
+		to     objects.PolicyTarget
+		labels map[string]string
+		want   bool
+	}{
+		{"ref", ref("eventing.knative.dev/v1", "Broker", "b"), nil, true},
+		{"ref of another name", ref("eventing.knative.dev/v1", "Broker", "c"), nil, false},
+		{"ref of another group", ref("messaging.knative.dev/v1", "Broker", "b"), nil, false},
+		{"ref of another kind", ref("eventing.knative.dev/v1", "Trigger", "b"), nil, false},
+		{"ref without apiVersion", ref("", "Broker", "b"), nil, true},
+		{"ref without kind", ref("eventing.knative.dev/v1", "", "b"), nil, true},
+		{"selector", goldSelector("eventing.knative.dev/v1", "Broker"), gold, true},
+		{"selector, labels differ", goldSelector("eventing.knative.dev/v1", "Broker"), nil, false},
+		{"selector of another group", goldSelector("messaging.knative.dev/v1", "Broker"), gold, false},
+		{"selector without apiVersion", goldSelector("", "Broker"), gold, true},
+		{"selector without kind", goldSelector("eventing.knative.dev/v1", ""), gold, true},
+		{"selector of another kind", goldSelector("eventing.knative.dev/v1", "InMemoryChannel"), gold, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &objects.EventPolicy{Meta: objects.Meta{Name: "p", Namespace: "ns"}, To: []objects.PolicyTarget{tt.to}}
+			targets, err := policyTargets(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appliesTo(targets, broker, tt.labels); got != tt.want {
+				t.Errorf("appliesTo = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -128,12 +128,10 @@ func meta(o *objects.Meta) mesh.Meta {
 	if len(o.Labels) > 0 {
 		m.Labels = maps.Clone(o.Labels)
 	}
-	if len(o.Annotations) > 0 {
-		m.Annotations = maps.Clone(o.Annotations)
-		delete(m.Annotations, LastAppliedAnnotation)
-		if len(m.Annotations) == 0 {
-			m.Annotations = nil
-		}
+	m.Annotations = maps.Clone(o.Annotations)
+	delete(m.Annotations, LastAppliedAnnotation)
+	if len(m.Annotations) == 0 {
+		m.Annotations = nil
 	}
 	return m
 }

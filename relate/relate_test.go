@@ -230,3 +230,67 @@ func TestDuplicateAndTemplatedTypes(t *testing.T) {
 		}
 	}
 }
+
+func TestMeta(t *testing.T) {
+	tests := []struct {
+		name              string
+		labels, annots    map[string]string
+		wantL, wantAnnots map[string]string
+	}{
+		{name: "none"},
+		{name: "empty maps are null", labels: map[string]string{}, annots: map[string]string{}},
+		{name: "carried", labels: map[string]string{"app": "shop"}, annots: map[string]string{"note": "x"},
+			wantL: map[string]string{"app": "shop"}, wantAnnots: map[string]string{"note": "x"}},
+		{name: "last applied dropped", annots: map[string]string{LastAppliedAnnotation: "{}", "note": "x"},
+			wantAnnots: map[string]string{"note": "x"}},
+		{name: "only last applied: null", annots: map[string]string{LastAppliedAnnotation: "{}"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &objects.Meta{Name: "n", Namespace: "ns", UID: "u", Labels: tt.labels, Annotations: tt.annots}
+			got := meta(o)
+			want := mesh.Meta{Name: "n", Namespace: "ns", UID: "u", Labels: tt.wantL, Annotations: tt.wantAnnots}
+			if g, w := mustJSON(t, got), mustJSON(t, want); g != w {
+				t.Errorf("meta = %s, want %s", g, w)
+			}
+			// The mesh gets copies: changing them leaves the object alone.
+			if got.Labels != nil {
+				got.Labels["added"] = "x"
+			}
+			if got.Annotations != nil {
+				got.Annotations["added"] = "x"
+			}
+			if _, ok := tt.labels["added"]; ok {
+				t.Error("the mesh's labels are the object's own map")
+			}
+			if _, ok := tt.annots["added"]; ok {
+				t.Error("the mesh's annotations are the object's own map")
+			}
+		})
+	}
+}
+
+func TestSourceSink(t *testing.T) {
+	ping := &objects.Kind{Group: "sources.knative.dev", Kind: "PingSource"}
+	tests := []struct {
+		name string
+		sink *objects.Reference
+		want string
+	}{
+		{"none", nil, `null`},
+		{"in the source's namespace", &objects.Reference{APIVersion: "eventing.knative.dev/v1", Kind: "Broker", Name: "b"},
+			`{"group":"eventing.knative.dev","kind":"Broker","namespace":"ns","name":"b"}`},
+		{"in the ref's namespace", &objects.Reference{APIVersion: "eventing.knative.dev/v1", Kind: "Broker", Name: "b", Namespace: "other"},
+			`{"group":"eventing.knative.dev","kind":"Broker","namespace":"other","name":"b"}`},
+		{"no kind", &objects.Reference{APIVersion: "v1", Name: "b"}, `null`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs := &objects.Set{Sources: []objects.Object{{Kind: ping, Meta: objects.Meta{Name: "p", Namespace: "ns"}, Sink: tt.sink}}}
+			m, _ := Mesh(objs, nil)
+			if got := mustJSON(t, m.Sources[0].Sink); got != tt.want {
+				t.Errorf("sink = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
