@@ -125,3 +125,80 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestLeftCallIsNotJoined checks that a call every caller has left is gone
+// at once, even while its function still runs: a new caller starts a new
+// call instead of joining a canceled one.
+func TestLeftCallIsNotJoined(t *testing.T) {
+	var g Group[int]
+	release := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = g.Do(ctx, "k", func(context.Context) (int, error) {
+			<-release // goes on after its caller left
+			return 1, nil
+		})
+	}()
+	waitFor(t, func() bool { return waiters(&g, "k") == 1 })
+	cancel()
+	<-done
+	defer close(release)
+	started := make(chan struct{})
+	go func() {
+		_, _ = g.Do(context.Background(), "k", func(context.Context) (int, error) { close(started); return 2, nil })
+	}()
+	waitFor(t, func() bool {
+		select {
+		case <-started:
+			return true
+		default:
+			return false
+		}
+	})
+}
+
+// TestOldCallKeepsNewOne checks that a left call that finishes late does
+// not unregister the newer call for its key, which would let a third
+// caller run a second call at the same time.
+func TestOldCallKeepsNewOne(t *testing.T) {
+	var g Group[int]
+	releaseOld, releaseNew := make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	oldDone := make(chan struct{})
+	go func() {
+		defer close(oldDone)
+		_, _ = g.Do(ctx, "k", func(context.Context) (int, error) { <-releaseOld; return 1, nil })
+	}()
+	waitFor(t, func() bool { return waiters(&g, "k") == 1 })
+	old := current(&g, "k")
+	cancel()
+	<-oldDone
+
+	var calls atomic.Int32
+	newCall := func(context.Context) (int, error) { calls.Add(1); <-releaseNew; return 2, nil }
+	results := make(chan int, 2)
+	go func() { v, _ := g.Do(context.Background(), "k", newCall); results <- v }()
+	waitFor(t, func() bool { return waiters(&g, "k") == 1 })
+	close(releaseOld)
+	<-old.done // the old call has finished and cleaned up after itself
+
+	go func() { v, _ := g.Do(context.Background(), "k", newCall); results <- v }()
+	waitFor(t, func() bool { return waiters(&g, "k") == 2 })
+	close(releaseNew)
+	for range 2 {
+		if v := <-results; v != 2 {
+			t.Errorf("result %d, want the new call's 2", v)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d new calls ran, want 1 shared by both callers", n)
+	}
+}
+
+func current[T any](g *Group[T], key string) *call[T] {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.calls[key]
+}

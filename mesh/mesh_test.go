@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"encoding/json"
 	"testing"
 )
 
@@ -103,4 +104,28 @@ func sprint(s []string) string {
 		out += v
 	}
 	return out + "]"
+}
+
+func TestSortedByJSON(t *testing.T) {
+	ref := func(name string) PolicyTarget { return PolicyTarget{Ref: &Reference{Kind: "Broker", Name: name}} }
+	sel := func(kind string) PolicyTarget { return PolicyTarget{Selector: &PolicySelector{Kind: kind}} }
+	tests := []struct {
+		name     string
+		in, want []PolicyTarget
+	}{
+		{"nil", nil, []PolicyTarget{}},
+		{"one", []PolicyTarget{sel("K")}, []PolicyTarget{sel("K")}},
+		{"distinct", []PolicyTarget{sel("L"), ref("b"), sel("K")}, []PolicyTarget{ref("b"), sel("K"), sel("L")}},
+		{"duplicates", []PolicyTarget{sel("K"), ref("b"), sel("K"), sel("L"), ref("b")}, []PolicyTarget{ref("b"), sel("K"), sel("L")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := sortedByJSON(tt.in)
+			g, _ := json.Marshal(got)
+			w, _ := json.Marshal(tt.want)
+			if got == nil || string(g) != string(w) {
+				t.Errorf("sortedByJSON = %s, want %s", g, w)
+			}
+		})
+	}
 }
