@@ -32,6 +32,7 @@ type seen struct {
 	clientCerts   int
 	impersonation []string
 	extra         []string
+	userAgents    []string
 }
 
 // fakeAPIServer answers every request with an empty list, over TLS that
@@ -50,6 +51,7 @@ func fakeAPIServer(t *testing.T) (*httptest.Server, *seen) {
 			}
 		}
 		s.extra = append(s.extra, r.Header.Values("X-Wrapped")...)
+		s.userAgents = append(s.userAgents, r.UserAgent())
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{},"items":[]}`))
@@ -155,6 +157,37 @@ func TestOwnUsesOwnCredentials(t *testing.T) {
 	}
 	if len(s.authorization) != 1 || s.authorization[0] != "Bearer own-token" {
 		t.Errorf("Authorization %q, want [Bearer own-token]", s.authorization)
+	}
+}
+
+// TestClientSettings checks the settings every client gets: the function's
+// user agent unless the configuration names one, and no client-side rate
+// limit.
+func TestClientSettings(t *testing.T) {
+	for _, tt := range []struct{ base, want string }{{"", "knative-eventmesh-function"}, {"operator-agent", "operator-agent"}} {
+		srv, s := fakeAPIServer(t)
+		base := &rest.Config{Host: srv.URL, UserAgent: tt.base,
+			TLSClientConfig: rest.TLSClientConfig{CAData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})}}
+		f, err := NewFactory(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := f.ForToken("callers-token")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rl := c.REST.GetRateLimiter(); rl != nil {
+			t.Errorf("the clients limit their own rate (%T): the API server's Priority and Fairness does that", rl)
+		}
+		gvr := schema.GroupVersionResource{Group: "eventing.knative.dev", Version: "v1", Resource: "brokers"}
+		if _, err := c.Metadata.Resource(gvr).List(context.Background(), metav1.ListOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		s.mu.Lock()
+		if len(s.userAgents) != 1 || s.userAgents[0] != tt.want {
+			t.Errorf("configured user agent %q: sent %q, want %q", tt.base, s.userAgents, tt.want)
+		}
+		s.mu.Unlock()
 	}
 }
 
