@@ -31,23 +31,25 @@ func TestDecodePage(t *testing.T) {
 		// errors "cannot unmarshal" or "unable to unmarshal", chosen at
 		// random per process, so the parts leave that word out.
 		bad     []string
-		wantErr bool
+		wantErr string // part of the error; "" for none
 	}{
-		{"all good", `{"metadata":{"continue":"c"},"items":[` + good + `]}`, []string{"good"}, nil, false},
+		{"all good", `{"metadata":{"continue":"c"},"items":[` + good + `]}`, []string{"good"}, nil, ""},
 		{"bad URL", `{"metadata":{},"items":[` + good + `,{"metadata":{"name":"bad","namespace":"ns"},"spec":{"type":"t","source":"%zz"}}]}`,
-			[]string{"good"}, []string{"ns/bad: invalid URL escape"}, false},
+			[]string{"good"}, []string{"ns/bad: invalid URL escape"}, ""},
 		{"wrong type", `{"metadata":{},"items":[{"metadata":{"name":"num","namespace":"ns"},"spec":{"type":7}},` + good + `]}`,
-			[]string{"good"}, []string{"ns/num: unmarshal JSON number into Go string within \"/items/0/spec/type\""}, false},
+			[]string{"good"}, []string{"ns/num: unmarshal JSON number into Go string within \"/items/0/spec/type\""}, ""},
 		{"wrong type deep inside", `{"items":[{"metadata":{"name":"deep","namespace":"ns"},"spec":{"attributes":[{"name":1,"value":"x"},{"name":"b"}],"type":"t"},"status":{"x":[{}]}},` + good + `]}`,
-			[]string{"good"}, []string{"ns/deep: unmarshal JSON number into Go string within \"/items/0/spec/attributes/0/name\""}, false},
-		{"item no object", `{"metadata":{},"items":["x",` + good + `]}`, []string{"good"}, []string{"/: unmarshal JSON string into Go fetch.eventTypeItem"}, false},
-		{"metadata last", `{"apiVersion":"v1","items":[` + good + `],"kind":"List","metadata":{"continue":"c"}}`, []string{"good"}, nil, false},
-		{"cut short", `{"metadata":{},"items":[` + good + `,{"metadata":{"name":"half"`, nil, nil, true},
-		{"bad item then cut short", `{"items":[{"spec":{"type":7}},` + good, nil, nil, true},
-		{"no list", `{"metadata":{},"items":{}}`, nil, nil, true},
-		{"null items", `{"metadata":{"continue":"c"},"items":null}`, nil, nil, false},
-		{"key no string", `{1:2}`, nil, nil, true},
-		{"not JSON", `<html>`, nil, nil, true},
+			[]string{"good"}, []string{"ns/deep: unmarshal JSON number into Go string within \"/items/0/spec/attributes/0/name\""}, ""},
+		{"item no object", `{"metadata":{},"items":["x",` + good + `]}`, []string{"good"}, []string{"/: unmarshal JSON string into Go fetch.eventTypeItem"}, ""},
+		{"metadata last", `{"apiVersion":"v1","items":[` + good + `],"kind":"List","metadata":{"continue":"c"}}`, []string{"good"}, nil, ""},
+		{"cut short", `{"metadata":{},"items":[` + good + `,{"metadata":{"name":"half"`, nil, nil, "unexpected EOF"},
+		{"bad item then cut short", `{"items":[{"spec":{"type":7}},` + good, nil, nil, "unexpected EOF"},
+		{"no list", `{"metadata":{},"items":{}}`, nil, nil, "found { where [ was expected"},
+		{"null items", `{"metadata":{"continue":"c"},"items":null}`, nil, nil, ""},
+		{"key no string", `{1:2}`, nil, nil, "object member name must be a string"},
+		{"not JSON", `<html>`, nil, nil, "invalid character '<' at start of value"},
+		{"array", `[]`, nil, nil, "found [ where { was expected"},
+		{"string", `"x"`, nil, nil, "found string where { was expected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,8 +59,8 @@ func TestDecodePage(t *testing.T) {
 			err := decodePage[eventTypeItem](strings.NewReader(tt.page), &meta, keep, func(name, namespace string, err error) {
 				bad = append(bad, namespace+"/"+name+": "+err.Error())
 			})
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("error %v, want error %v", err, tt.wantErr)
+			if err == nil && tt.wantErr != "" || err != nil && (tt.wantErr == "" || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("error %v, want one that says %q", err, tt.wantErr)
 			}
 			if err != nil {
 				return
@@ -113,6 +115,7 @@ type listServer struct {
 	expire string
 	mu     sync.Mutex
 	asked  []string // the continue tokens asked for, "" for the first page
+	limits []string // the limits asked for, "" for none
 }
 
 func (s *listServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -120,6 +123,7 @@ func (s *listServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cont := q.Get("continue")
 	s.mu.Lock()
 	s.asked = append(s.asked, cont)
+	s.limits = append(s.limits, q.Get("limit"))
 	expire := cont != "" && cont == s.expire
 	if expire {
 		s.expire = ""
@@ -177,11 +181,14 @@ func TestListRawPages(t *testing.T) {
 		pageSize int64
 		expire   string
 		asked    []string
+		// A list restarted after 410 is one whole request, with no limit,
+		// as client-go's pager restarts it.
+		limits []string
 	}{
-		{"one page", 0, "", []string{""}},
-		{"pages", 2, "", []string{"", "2", "4"}},
-		{"restarted after 410", 2, "4", []string{"", "2", "4", ""}},
-		{"restarted on the second page", 2, "2", []string{"", "2", ""}},
+		{"one page", 0, "", []string{""}, []string{""}},
+		{"pages", 2, "", []string{"", "2", "4"}, []string{"2", "2", "2"}},
+		{"restarted after 410", 2, "4", []string{"", "2", "4", ""}, []string{"2", "2", "2", ""}},
+		{"restarted on the second page", 2, "2", []string{"", "2", ""}, []string{"2", "2", ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,6 +215,9 @@ func TestListRawPages(t *testing.T) {
 			}
 			if !slices.Equal(ls.asked, tt.asked) {
 				t.Errorf("continue tokens asked for %q, want %q", ls.asked, tt.asked)
+			}
+			if !slices.Equal(ls.limits, tt.limits) {
+				t.Errorf("limits asked for %q, want %q", ls.limits, tt.limits)
 			}
 		})
 	}
