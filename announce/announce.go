@@ -260,10 +260,7 @@ func (a *Announcer) release(ctx context.Context) {
 
 // jitter returns a random duration in [0, d], 0 when d <= 0.
 func (a *Announcer) jitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return a.randN(d + 1)
+	return a.randN(max(d, 0) + 1)
 }
 
 // claimedError means another instance holds an active claim.

@@ -116,10 +116,8 @@ func (d Delta) Empty() bool { return len(d.Added)+len(d.Removed)+len(d.Updated) 
 
 // keyOf returns the Key of an index key "group/kind/namespace/name".
 func keyOf(k string) mesh.Key {
-	parts := strings.SplitN(k, "/", 4)
-	for len(parts) < 4 {
-		parts = append(parts, "")
-	}
+	// Padded, so that the fields a short key lacks read as empty.
+	parts := append(strings.SplitN(k, "/", 4), "", "", "")
 	return mesh.Key{Kind: parts[1], Namespace: parts[2], Name: parts[3]}
 }
 
