@@ -65,7 +65,9 @@ func TestDiff(t *testing.T) {
 	}
 }
 
-func TestIndexRoundTrip(t *testing.T) {
+// testIndex returns the index of testMesh, and its encoding.
+func testIndex(t *testing.T) (Index, []byte) {
+	t.Helper()
 	idx, err := IndexOf(testMesh())
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +76,11 @@ func TestIndexRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return idx, b
+}
+
+func TestIndexRoundTrip(t *testing.T) {
+	idx, b := testIndex(t)
 	back, err := decodeIndex(b, maxIndexJSON)
 	if err != nil {
 		t.Fatal(err)

@@ -47,14 +47,7 @@ func TestKeyOf(t *testing.T) {
 // TestIndexAtLimitKept checks that an index of exactly MaxIndexBytes is
 // kept, and the announcement carries its delta.
 func TestIndexAtLimitKept(t *testing.T) {
-	idx, err := IndexOf(testMesh())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := encodeIndex(idx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, b := testIndex(t)
 	h := newHarness(t, Config{MaxIndexBytes: len(b)})
 	h.a.syncUntilDone(context.Background())
 	evs := h.sink.received()
