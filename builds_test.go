@@ -61,6 +61,8 @@ func TestMemoryLimit(t *testing.T) {
 		{"v1 limit", []string{missing, file("v1limit", "268435456")}, 256 << 20},
 		{"none", []string{missing}, 0},
 		{"garbage", []string{file("bad", "lots")}, 0},
+		{"2^60 counts as no limit", []string{file("huge", "1152921504606846976")}, 0},
+		{"just under 2^60", []string{file("large", "1152921504606846975")}, 1<<60 - 1},
 	}
 	for _, tt := range tests {
 		if got := memoryLimit(tt.files); got != tt.want {

@@ -56,6 +56,9 @@ func TestParseNamespaces(t *testing.T) {
 	if _, err := parseNamespaces(strings.Join(many, ",")); err == nil {
 		t.Errorf("%d namespaces accepted, want at most %d", len(many), maxNamespaces)
 	}
+	if got, err := parseNamespaces(strings.Join(many[:maxNamespaces], ",")); err != nil || len(got) != maxNamespaces {
+		t.Errorf("%d namespaces: %d, error %v; want them all", maxNamespaces, len(got), err)
+	}
 }
 
 // TestDocumentedDefaults checks the defaults against the values the

@@ -54,7 +54,7 @@ func (f *Function) serveMesh(w http.ResponseWriter, r *http.Request, namespaces 
 	b, err := f.builds.Do(r.Context(), buildKey(tok, namespaces), func(ctx context.Context) (*built, error) {
 		return f.build(ctx, tok, namespaces)
 	})
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+	if r.Context().Err() != nil {
 		log.Info("mesh request canceled by the caller", "duration", time.Since(start).String())
 		return
 	}
