@@ -151,7 +151,7 @@ func newWriter(m *mesh.Mesh) *writer {
 					"each EventType a message, each source a send operation, and each Trigger and Subscription a receive operation.",
 			},
 			Channels:   map[string]*Channel{},
-			Operations: map[string]*Operation{},
+			Operations: make(map[string]*Operation, len(m.Receivers)+len(m.Sources)),
 			Components: Components{Messages: map[string]*Message{}, Schemas: map[string]json.RawMessage{}},
 		},
 		messages: make(map[string]string, len(m.EventTypes)),
@@ -233,7 +233,10 @@ func ChannelID(ref mesh.Reference) string {
 // use puts message id on channel cid and returns the reference an
 // operation on that channel gives it.
 func (w *writer) use(cid, id string) Ref {
-	w.doc.Channels[cid].Messages[id] = Ref{"#/components/messages/" + id}
+	msgs := w.doc.Channels[cid].Messages
+	if _, ok := msgs[id]; !ok {
+		msgs[id] = Ref{"#/components/messages/" + id}
+	}
 	return Ref{"#/channels/" + cid + "/messages/" + id}
 }
 
@@ -356,23 +359,25 @@ func (w *writer) receivers() {
 		cid := ChannelID(r.From)
 		to := "a URI"
 		if s := r.Subscriber; s != nil {
-			to = fmt.Sprintf("%s %s/%s", s.Kind, s.Namespace, s.Name)
+			to = s.Kind + " " + s.Namespace + "/" + s.Name
 		}
 		what := "every event"
 		if r.Filter != "" {
 			what = r.Filter
 		}
+		// Concatenation rather than fmt: there may be tens of thousands.
+		title := r.Kind + " " + r.Namespace + "/" + r.Name
 		op := &Operation{
 			Action:  "receive",
 			Channel: Ref{"#/channels/" + cid},
-			Title:   fmt.Sprintf("%s %s/%s", r.Kind, r.Namespace, r.Name),
-			Description: fmt.Sprintf("%s %s/%s takes %s from %s %s/%s and delivers them to %s.",
-				r.Kind, r.Namespace, r.Name, what, r.From.Kind, r.From.Namespace, r.From.Name, to),
+			Title:   title,
+			Description: title + " takes " + what + " from " + r.From.Kind + " " + r.From.Namespace + "/" + r.From.Name +
+				" and delivers them to " + to + ".",
 			Object: &Object{Group: receiverGroup(r.Kind), Kind: r.Kind, Namespace: r.Namespace, Name: r.Name,
 				Subscriber: r.Subscriber, ConsumedBy: r.ConsumedBy},
 		}
 		if r.Filter != "" {
-			refs := []Ref{}
+			refs := make([]Ref, 0, len(r.EventTypes))
 			for _, key := range r.EventTypes {
 				if id, ok := w.messages[key]; ok {
 					refs = append(refs, w.use(cid, id))
@@ -451,6 +456,11 @@ func address(a string) *string {
 // no escaped part holds.
 func ID(parts ...string) string {
 	var b strings.Builder
+	n := 2 * len(parts)
+	for _, p := range parts {
+		n += len(p)
+	}
+	b.Grow(n)
 	for i, p := range parts {
 		if i > 0 {
 			b.WriteString("__")
