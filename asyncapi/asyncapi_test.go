@@ -190,7 +190,7 @@ func FuzzID(f *testing.F) {
 // receivers and attributes the mesh JSON leaves out.
 type fuzzMesh struct {
 	mesh.Mesh
-	Receivers  []mesh.Receiver               `json:"receivers"`
+	Receivers  []mesh.Receiver              `json:"receivers"`
 	Attributes map[string]map[string]string `json:"attributes"`
 }
 
