@@ -1,6 +1,7 @@
 package function
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -21,15 +22,28 @@ type notFound struct{ msg string }
 
 func (e *notFound) Error() string { return e.msg }
 
-// asyncAPIView returns the view of an AsyncAPI request: the whole mesh,
-// or with the query eventType=<namespace>/<name> that EventType's own
-// document.
+// asyncAPIView returns the view of an AsyncAPI request: the whole mesh;
+// with the query eventType=<namespace>/<name>, that EventType's own
+// document; with by=eventType, the documents of all EventTypes, in a JSON
+// object by "<namespace>/<name>".
 func asyncAPIView(r *http.Request) (view, error) {
 	q := r.URL.Query()
 	for key := range q {
-		if key != "eventType" {
-			return view{}, fmt.Errorf("unknown query parameter %q: %s takes only eventType=<namespace>/<name>", truncate(key, 64), asyncAPIPath)
+		if key != "eventType" && key != "by" || len(q) > 1 {
+			return view{}, fmt.Errorf("unknown query %q: %s takes eventType=<namespace>/<name> or by=eventType", truncate(r.URL.RawQuery, 128), asyncAPIPath)
 		}
+	}
+	if q.Has("by") {
+		if len(q["by"]) > 1 || q.Get("by") != "eventType" {
+			return view{}, fmt.Errorf("bad by %q: %s takes by=eventType", truncate(q.Get("by"), 64), asyncAPIPath)
+		}
+		return view{name: "asyncapi by eventType", receivers: true, encode: func(m *mesh.Mesh) ([]byte, error) {
+			b, err := json.Marshal(asyncapi.ByEventType(m))
+			if err != nil {
+				return nil, fmt.Errorf("encoding the AsyncAPI documents: %w", err)
+			}
+			return b, nil
+		}}, nil
 	}
 	if !q.Has("eventType") {
 		return view{name: "asyncapi", receivers: true, encode: func(m *mesh.Mesh) ([]byte, error) {

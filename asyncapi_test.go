@@ -29,6 +29,9 @@ func TestAsyncAPIView(t *testing.T) {
 		{query: "eventType=shop/a/b", wantErr: true},
 		{query: "eventType=shop/a&eventType=shop/b", wantErr: true},
 		{query: "namespace=shop", wantErr: true},
+		{query: "by=eventType", wantName: "asyncapi by eventType", wantIn: `{"shop/created":{"asyncapi":"3.0.0"`},
+		{query: "by=channel", wantErr: true},
+		{query: "by=eventType&eventType=shop/created", wantErr: true},
 	}
 	for _, tt := range tests {
 		v, err := asyncAPIView(httptest.NewRequest("GET", "/v1/asyncapi?"+tt.query, nil))

@@ -439,3 +439,21 @@ func refs(list *[]Ref) []string {
 	slices.Sort(out)
 	return out
 }
+
+func TestByEventType(t *testing.T) {
+	m := everyKind()
+	docs := ByEventType(m)
+	if len(docs) != len(m.EventTypes) {
+		t.Fatalf("%d documents for %d EventTypes", len(docs), len(m.EventTypes))
+	}
+	for _, et := range m.EventTypes {
+		want, _ := ForEventType(m, et.Namespace, et.Name)
+		got := docs[et.Namespace+"/"+et.Name]
+		check(t, got)
+		w, _ := Encode(want)
+		g, _ := Encode(got)
+		if string(w) != string(g) {
+			t.Errorf("%s/%s: ByEventType and ForEventType differ:\n%s\n%s", et.Namespace, et.Name, g, w)
+		}
+	}
+}
