@@ -6,7 +6,8 @@
 #                provider (backstage/), which push refreshes
 #   make test    unit tests, then end-to-end tests against a real
 #                kube-apiserver + etcd
-#   make bench   the mesh build at 100, 1 000 and 10 000 triggers
+#   make bench   the mesh build at 100, 1 000 and 10 000 triggers, and the
+#                AsyncAPI document of the same mesh
 #   make knative a real one-node cluster with Knative Serving (Traefik) and
 #                Eventing, the function deployed by func deploy (root);
 #                make test-knative tests it, make knative-down stops it
@@ -109,7 +110,7 @@ fuzz:
 # group. Whatever the result, reap the orphans of our binaries (a `make run`
 # still running elsewhere has a parent, and is left alone).
 .PHONY: e2e
-e2e: $(CONTROL_PLANE) $(ADAPTER) $(FUNC) postgresql
+e2e: $(CONTROL_PLANE) $(ADAPTER) $(FUNC) postgresql chromium
 	status=0; (cd tests && go vet ./... && go test -count=1 -timeout 30m ./...) || status=$$?; \
 	pkill -P 1 -f '$(KUBEBUILDER_ASSETS)/' || true; pkill -P 1 -f '$(KUBE_BIN)/' || true; \
 	exit $$status
@@ -186,7 +187,8 @@ func-build: $(FUNC)
 	GOFLAGS=-mod=mod $(FUNC) build --builder host
 
 # The mesh build at 100, 1000 and 10000 triggers against a local API server
-# (tests/bench): a table on stdout, progress on stderr. BENCHFLAGS passes
+# (tests/bench), and GET /v1/asyncapi of the same mesh beside it: a table
+# on stdout, progress on stderr. BENCHFLAGS passes
 # flags, e.g. BENCHFLAGS='-n 100,1000 -runs 3' for a quick run, or
 # BENCHFLAGS='-cpuprofile cpu.out' for a CPU profile of in-process builds.
 BENCHFLAGS ?=
@@ -239,6 +241,15 @@ postgresql:
 	echo "installing Debian's postgresql package for tests/catalog"; \
 	sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends postgresql
+
+# tests/asyncapi renders the AsyncAPI documents in headless Chromium.
+# Install Debian's chromium package when it is not on PATH.
+.PHONY: chromium
+chromium:
+	@if command -v chromium >/dev/null; then exit 0; fi; \
+	echo "installing Debian's chromium package for tests/asyncapi"; \
+	sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium
 
 .PHONY: binaries
 binaries: $(CONTROL_PLANE) $(FUNC) $(ADAPTER)

@@ -169,7 +169,7 @@ func TestBuildHoldsItsSlot(t *testing.T) {
 	f.slots = newBuildSlots(1, 10*time.Millisecond)
 	ctx := context.Background()
 	called := false
-	err = f.meshOf(ctx, clients, nil, func(*mesh.Mesh, []string) error {
+	err = f.meshOf(ctx, clients, nil, false, func(*mesh.Mesh, []string) error {
 		called = true
 		release, err := f.slots.acquire(ctx)
 		if err == nil {

@@ -4,7 +4,8 @@
 // GET /v1/getEventMesh builds the mesh on demand with the caller's own
 // ServiceAccount token, in the JSON the Backstage Knative Event Mesh
 // provider reads; GET /namespaces/{ns}/v1/getEventMesh builds the mesh of
-// some namespaces only.
+// some namespaces only. GET /v1/asyncapi serves the same mesh as an
+// AsyncAPI 3.0.0 document.
 package function
 
 import (
@@ -185,15 +186,25 @@ func (f *Function) route(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodPost)
 		respond.Error(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on /: POST a CloudEvent there; the event mesh is at GET "+meshPath)
 	case path == meshPath:
-		f.serveMesh(w, r, nil)
+		f.serveMesh(w, r, nil, meshView)
+	case path == asyncAPIPath:
+		f.serveAsyncAPI(w, r, nil)
 	case strings.HasPrefix(path, "/namespaces/") && strings.HasSuffix(path, meshPath):
-		nss, err := parseNamespaces(strings.TrimSuffix(strings.TrimPrefix(path, "/namespaces/"), meshPath))
+		nss, err := parseNamespaces(strings.TrimSuffix(strings.TrimPrefix(path, "/namespaces/"), meshPath), meshPath)
 		if err != nil {
 			respond.Error(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		f.serveMesh(w, r, nss)
+		f.serveMesh(w, r, nss, meshView)
+	case strings.HasPrefix(path, "/namespaces/") && strings.HasSuffix(path, asyncAPIPath):
+		nss, err := parseNamespaces(strings.TrimSuffix(strings.TrimPrefix(path, "/namespaces/"), asyncAPIPath), asyncAPIPath)
+		if err != nil {
+			respond.Error(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		f.serveAsyncAPI(w, r, nss)
 	default:
-		respond.Error(w, http.StatusNotFound, "no such path: the event mesh is at GET "+meshPath+" (or GET /namespaces/{namespace}"+meshPath+"); CloudEvents go to POST /")
+		respond.Error(w, http.StatusNotFound, "no such path: the event mesh is at GET "+meshPath+" (or GET /namespaces/{namespace}"+meshPath+
+			"), as AsyncAPI at GET "+asyncAPIPath+"; CloudEvents go to POST /")
 	}
 }

@@ -44,7 +44,7 @@ func TestParseNamespaces(t *testing.T) {
 		{in: strings.TrimSuffix(strings.Repeat("n,", 101), ","), want: []string{"n"}},
 	}
 	for _, tt := range tests {
-		got, err := parseNamespaces(tt.in)
+		got, err := parseNamespaces(tt.in, meshPath)
 		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
 			t.Errorf("parseNamespaces(%.30q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
 		}
@@ -53,7 +53,7 @@ func TestParseNamespaces(t *testing.T) {
 	for i := range maxNamespaces + 1 {
 		many = append(many, "n"+strings.Repeat("x", i%50)+string(rune('a'+i%26))+strings.Repeat("y", i/26))
 	}
-	if _, err := parseNamespaces(strings.Join(many, ",")); err == nil {
+	if _, err := parseNamespaces(strings.Join(many, ","), meshPath); err == nil {
 		t.Errorf("%d namespaces accepted, want at most %d", len(many), maxNamespaces)
 	}
 	if got, err := parseNamespaces(strings.Join(many[:maxNamespaces], ",")); err != nil || len(got) != maxNamespaces {

@@ -34,25 +34,38 @@ type built struct {
 	counts   [4]int
 }
 
+// A view is a document of the mesh the function serves: the mesh JSON, or
+// the AsyncAPI document.
+type view struct {
+	// name names it in the log and in the build key.
+	name string
+	// receivers says that encode needs relate.MeshWithReceivers.
+	receivers bool
+	encode    func(*mesh.Mesh) ([]byte, error)
+}
+
+// meshView is the mesh JSON of GET /v1/getEventMesh.
+var meshView = view{name: "mesh", encode: mesh.Encode}
+
 // serveMesh answers GET and HEAD of the mesh of namespaces (nil: the
-// whole cluster): request → token → the caller's clients → fetch → relate
-// → encode.
-func (f *Function) serveMesh(w http.ResponseWriter, r *http.Request, namespaces []string) {
+// whole cluster) as v: request → token → the caller's clients → fetch →
+// relate → encode.
+func (f *Function) serveMesh(w http.ResponseWriter, r *http.Request, namespaces []string, v view) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		respond.Error(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: the event mesh is read with GET")
 		return
 	}
 	start := time.Now()
-	log := f.log.With("path", r.URL.Path)
+	log := f.log.With("path", r.URL.Path, "document", v.name)
 	tok, err := token.FromRequest(r)
 	if err != nil {
 		log.Info("mesh request refused", "status", http.StatusUnauthorized, "error", err)
 		respond.Error(w, http.StatusUnauthorized, err.Error())
 		return
 	}
-	b, err := f.builds.Do(r.Context(), buildKey(tok, namespaces), func(ctx context.Context) (*built, error) {
-		return f.build(ctx, tok, namespaces)
+	b, err := f.builds.Do(r.Context(), buildKey(tok, namespaces)+"\x00"+v.name, func(ctx context.Context) (*built, error) {
+		return f.build(ctx, tok, namespaces, v)
 	})
 	if r.Context().Err() != nil {
 		log.Info("mesh request canceled by the caller", "duration", time.Since(start).String())
@@ -63,6 +76,12 @@ func (f *Function) serveMesh(w http.ResponseWriter, r *http.Request, namespaces 
 		log.Warn("mesh request refused: no build slot came in time", "status", http.StatusServiceUnavailable, "maxBuilds", f.settings.MaxBuilds, "waited", f.slots.wait.String())
 		w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
 		respond.Error(w, http.StatusServiceUnavailable, fmt.Sprintf("%v (MESH_MAX_BUILDS=%d): retry in %s", errBusy, f.settings.MaxBuilds, retry))
+		return
+	}
+	var nf *notFound
+	if errors.As(err, &nf) {
+		log.Info("mesh request refused", "status", http.StatusNotFound, "error", err.Error())
+		respond.Error(w, http.StatusNotFound, err.Error())
 		return
 	}
 	if err != nil {
@@ -82,14 +101,14 @@ func (f *Function) serveMesh(w http.ResponseWriter, r *http.Request, namespaces 
 
 // build builds, encodes and gzips the mesh with the caller's token, all
 // in one build slot: the memory a build takes includes its encoding.
-func (f *Function) build(ctx context.Context, tok string, namespaces []string) (*built, error) {
+func (f *Function) build(ctx context.Context, tok string, namespaces []string, v view) (*built, error) {
 	clients, err := f.clients.ForToken(tok)
 	if err != nil {
 		return nil, fmt.Errorf("building clients: %w", err)
 	}
 	var b *built
-	err = f.meshOf(ctx, clients, namespaces, func(m *mesh.Mesh, warnings []string) error {
-		body, err := mesh.Encode(m)
+	err = f.meshOf(ctx, clients, namespaces, v.receivers, func(m *mesh.Mesh, warnings []string) error {
+		body, err := v.encode(m)
 		if err != nil {
 			return err
 		}
@@ -112,8 +131,10 @@ func (f *Function) build(ctx context.Context, tok string, namespaces []string) (
 // meshOf reads and relates the mesh of namespaces (nil: the whole cluster)
 // with clients, within the request deadline and one build slot, and passes
 // it to then, with the parts of the mesh left out because clients may not
-// read them. The slot is released once then returns.
-func (f *Function) meshOf(ctx context.Context, clients *kubeclient.Clients, namespaces []string, then func(m *mesh.Mesh, warnings []string) error) error {
+// read them. With receivers, the mesh also holds what the AsyncAPI
+// document needs (relate.MeshWithReceivers). The slot is released once
+// then returns.
+func (f *Function) meshOf(ctx context.Context, clients *kubeclient.Clients, namespaces []string, receivers bool, then func(m *mesh.Mesh, warnings []string) error) error {
 	ctx, cancel := context.WithTimeout(ctx, f.settings.Timeout)
 	defer cancel()
 	release, err := f.slots.acquire(ctx)
@@ -125,7 +146,11 @@ func (f *Function) meshOf(ctx context.Context, clients *kubeclient.Clients, name
 	if err != nil {
 		return err
 	}
-	m, malformed := relate.Mesh(objs, f.filters)
+	relateMesh := relate.Mesh
+	if receivers {
+		relateMesh = relate.MeshWithReceivers
+	}
+	m, malformed := relateMesh(objs, f.filters)
 	for _, s := range objs.Skipped {
 		f.log.Debug("left out of the mesh", "reason", s)
 	}
@@ -144,12 +169,13 @@ func buildKey(tok string, namespaces []string) string {
 }
 
 // parseNamespaces reads the comma-separated namespaces of a scoped mesh
-// path, sorted and without duplicates.
-func parseNamespaces(s string) ([]string, error) {
+// path, sorted and without duplicates; path is the path that follows
+// them, for the error.
+func parseNamespaces(s, path string) ([]string, error) {
 	var nss []string
 	for ns := range strings.SplitSeq(s, ",") {
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-			return nil, fmt.Errorf("bad namespace %q in path: %s; write /namespaces/<ns>[,<ns>...]%s", truncate(ns, 64), errs[0], meshPath)
+			return nil, fmt.Errorf("bad namespace %q in path: %s; write /namespaces/<ns>[,<ns>...]%s", truncate(ns, 64), errs[0], path)
 		}
 		nss = append(nss, ns)
 	}

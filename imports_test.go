@@ -20,6 +20,7 @@ func TestImports(t *testing.T) {
 		{"mesh", []string{"k8s.io/client-go", module + "fetch", module + "kubeclient", module + "announce"}},
 		{"relate", []string{"k8s.io/client-go", module + "fetch", module + "kubeclient", module + "announce"}},
 		{"respond", []string{"k8s.io/client-go", module + "fetch", module + "kubeclient", module + "announce"}},
+		{"asyncapi", []string{"k8s.io/client-go", module + "fetch", module + "kubeclient", module + "announce", module + "relate", module + "respond"}},
 		{"announce", []string{module + "respond", module + "fetch"}},
 	}
 	for _, tt := range tests {

@@ -32,7 +32,7 @@ func (f *Function) startPush(namespace string, env map[string]string) error {
 	store := &announce.Store{ConfigMaps: own.Core.ConfigMaps(cmp.Or(p.StateNamespace, namespace)), Name: p.StateConfigMap}
 	// meshOf logs what it leaves out of the mesh.
 	build := func(ctx context.Context) (m *mesh.Mesh, err error) {
-		err = f.meshOf(ctx, own, nil, func(built *mesh.Mesh, _ []string) error {
+		err = f.meshOf(ctx, own, nil, false, func(built *mesh.Mesh, _ []string) error {
 			m = built
 			return nil
 		})

@@ -21,6 +21,9 @@ type addressStatus struct {
 
 func (s *addressStatus) addressable() objects.Addressable {
 	var a objects.Addressable
+	if s.Address != nil && s.Address.URL != nil {
+		a.URL = s.Address.URL.String()
+	}
 	if s.Address != nil && s.Address.Audience != nil {
 		a.Audience = *s.Address.Audience
 	}

@@ -68,7 +68,7 @@ func TestDecodeAddressables(t *testing.T) {
 	            "policies":[{"apiVersion":"eventing.knative.dev/v1alpha1","name":"p"}]}},
 	  {"metadata":{"name":"plain","namespace":"ns"}}]}`
 	got, _ := decodeAll[addressableItem[noSpec]](t, page, func(i *addressableItem[noSpec]) objects.Addressable { return i.Status.addressable() })
-	want := []objects.Addressable{{Audience: "eventing.knative.dev/broker/ns/b", Policies: []string{"p"}}, {}}
+	want := []objects.Addressable{{URL: "http://b.example", Audience: "eventing.knative.dev/broker/ns/b", Policies: []string{"p"}}, {}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("addressables differ (-want +got):\n%s", diff)
 	}

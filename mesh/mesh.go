@@ -35,6 +35,32 @@ type Mesh struct {
 	// ("allow-same-namespace", "allow-all" or "deny-all"), or "unknown"
 	// when the token may not read it.
 	DefaultAuthorizationMode string `json:"defaultAuthorizationMode"`
+
+	// Receivers are the Triggers and Subscriptions, for the AsyncAPI
+	// document. They are not part of the mesh JSON, and only a build
+	// for the AsyncAPI document fills them.
+	Receivers []Receiver `json:"-"`
+}
+
+// Receiver is a Trigger or a Subscription: it takes events from a Broker
+// or a channel and delivers them to its subscriber.
+type Receiver struct {
+	// Kind is "Trigger" or "Subscription".
+	Kind      string
+	Namespace string
+	Name      string
+	// From is the Broker or channel it receives from.
+	From Reference
+	// Subscriber is the object it delivers to; nil for a URI.
+	Subscriber *Reference
+	// ConsumedBy lists the Backstage ids of the subscriber and of what it
+	// leads to.
+	ConsumedBy []string
+	// Filter is a Trigger's filter in words; "" lets everything through.
+	Filter string
+	// EventTypes lists "<namespace>/<name>" of the EventTypes of From
+	// that the filter could let through; only when Filter is set.
+	EventTypes []string
 }
 
 // UnknownAuthorizationMode is the DefaultAuthorizationMode of a mesh whose
@@ -45,6 +71,9 @@ const UnknownAuthorizationMode = "unknown"
 // EventPolicies that apply to it, with the senders they allow. When
 // EventPolicies is empty, the mesh's DefaultAuthorizationMode applies.
 type Access struct {
+	// Address is status.address.url: where senders send events. Absent
+	// when it advertises none.
+	Address string `json:"address,omitempty"`
 	// Audience is status.address.audience: the audience of the OIDC
 	// tokens a sender presents. Absent when it advertises none.
 	Audience string `json:"audience,omitempty"`
@@ -181,6 +210,10 @@ type EventType struct {
 	SchemaURL   string     `json:"schemaURL,omitempty"`
 	SchemaData  string     `json:"schemaData,omitempty"`
 	Reference   *Reference `json:"reference,omitempty"`
+	// Attributes are the CloudEvent context attributes whose value the
+	// EventType fixes, by lower-case name, for the AsyncAPI document. They
+	// are not part of the mesh JSON.
+	Attributes map[string]string `json:"-"`
 	// ConsumedBy lists the Backstage ids (label backstage.io/kubernetes-id)
 	// of everything that receives events of this type.
 	ConsumedBy []string `json:"consumedBy"`
@@ -213,11 +246,23 @@ type Source struct {
 	// ProvidedEventTypeTypes lists the CloudEvent types the source's CRD
 	// declares in its registry.knative.dev/eventTypes annotation.
 	ProvidedEventTypeTypes []string `json:"providedEventTypeTypes"`
+	// DeclaredEventTypes are the entries of that annotation, with their
+	// schema and description.
+	DeclaredEventTypes []DeclaredEventType `json:"declaredEventTypes"`
 	// ProvidedEventTypes lists "<namespace>/<name>" of the EventTypes in
 	// the source's namespace whose type the source declares.
 	ProvidedEventTypes []string `json:"providedEventTypes"`
 	// Sink is the object the source sends to; nil for a URI sink.
 	Sink *Reference `json:"sink,omitempty"`
+}
+
+// DeclaredEventType is an entry of a source CRD's
+// registry.knative.dev/eventTypes annotation: a CloudEvent type the
+// source may send, whether or not an EventType of it exists.
+type DeclaredEventType struct {
+	Type        string `json:"type"`
+	Schema      string `json:"schema,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // Key names an entity of the mesh across kinds.
@@ -251,6 +296,7 @@ func (m *Mesh) Normalize() {
 	for i := range m.Sources {
 		m.Sources[i].ProvidedEventTypeTypes = sortedStrings(m.Sources[i].ProvidedEventTypeTypes)
 		m.Sources[i].ProvidedEventTypes = sortedStrings(m.Sources[i].ProvidedEventTypes)
+		m.Sources[i].DeclaredEventTypes = sortedDeclared(m.Sources[i].DeclaredEventTypes)
 	}
 	m.Sinks = sortEntities(m.Sinks, func(e *Sink) (*Meta, string, string) { return &e.Meta, e.Group, e.Kind })
 	for i := range m.Sinks {
@@ -280,6 +326,7 @@ func (m *Mesh) Normalize() {
 		p.AllowedSenders = sortedSenders(p.AllowedSenders)
 		p.AllowedSubjects = sortedStrings(p.AllowedSubjects)
 	}
+	m.Receivers = sortedReceivers(m.Receivers)
 	if m.DefaultAuthorizationMode == "" {
 		m.DefaultAuthorizationMode = UnknownAuthorizationMode
 	}
@@ -309,6 +356,34 @@ func sortedReferences(list []Reference) []Reference {
 	}
 	slices.SortFunc(list, Reference.Compare)
 	return slices.Compact(list)
+}
+
+// sortedDeclared returns list sorted by type, schema and description,
+// without duplicates, and never nil.
+func sortedDeclared(list []DeclaredEventType) []DeclaredEventType {
+	if list == nil {
+		return []DeclaredEventType{}
+	}
+	slices.SortFunc(list, func(a, b DeclaredEventType) int {
+		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Schema, b.Schema), cmp.Compare(a.Description, b.Description))
+	})
+	return slices.Compact(list)
+}
+
+// sortedReceivers returns list sorted by namespace, name and kind, without
+// those that repeat all three, with its lists sorted. It stays nil when
+// nil: receivers are not part of the mesh JSON.
+func sortedReceivers(list []Receiver) []Receiver {
+	compare := func(a, b Receiver) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Kind, b.Kind))
+	}
+	slices.SortFunc(list, compare)
+	list = slices.CompactFunc(list, func(a, b Receiver) bool { return compare(a, b) == 0 })
+	for i := range list {
+		list[i].ConsumedBy = sortedStrings(list[i].ConsumedBy)
+		list[i].EventTypes = sortedStrings(list[i].EventTypes)
+	}
+	return list
 }
 
 // sortedSenders returns list sorted, without duplicates, and never nil.

@@ -146,6 +146,9 @@ func SubscriberRef(ref *Reference, ns string) (Ref, bool) {
 // Addressable is what the mesh shows of an object events are sent to: its
 // audience and the EventPolicies Eventing says apply to it.
 type Addressable struct {
+	// URL is status.address.url: where senders send events; "" when it
+	// advertises none.
+	URL string
 	// Audience is status.address.audience: the audience of the OIDC
 	// tokens a sender must present; "" when it advertises none.
 	Audience string

@@ -44,7 +44,7 @@ func (b *builder) addFlows(list []objects.Flow) {
 		}
 		b.remember(mesh.Reference{Group: flowsGroup, Kind: f.Kind, Namespace: f.Namespace, Name: f.Name}, &f.Meta, f.Policies)
 		entity := mesh.Flow{Meta: meta(&f.Meta), Group: flowsGroup, Kind: f.Kind}
-		entity.Audience = f.Audience
+		entity.Access = access(&f.Addressable)
 		for _, s := range f.Steps {
 			if ref, ok := objectRef(s, f.Namespace); ok {
 				entity.Calls = append(entity.Calls, ref)

@@ -3,6 +3,7 @@ package relate
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/knative-eventmesh/function/mesh"
 	"github.com/knative-eventmesh/function/objects"
@@ -25,7 +26,7 @@ func (b *builder) addBrokers(list []objects.Broker) {
 		b.mesh.Brokers = append(b.mesh.Brokers, mesh.Broker{
 			Meta:               meta(&o.Meta),
 			ProvidedEventTypes: b.byReference[ref],
-			Access:             mesh.Access{Audience: o.Audience},
+			Access:             access(&o.Addressable),
 		})
 	}
 }
@@ -42,7 +43,7 @@ func (b *builder) addSubscribables(list []objects.Object) {
 			Group:              o.Kind.Group,
 			Kind:               o.Kind.Kind,
 			ProvidedEventTypes: b.byReference[ref],
-			Access:             mesh.Access{Audience: o.Audience},
+			Access:             access(&o.Addressable),
 		})
 	}
 }
@@ -52,12 +53,17 @@ func (b *builder) addSources(list []objects.Object) {
 	for i := range list {
 		o := &list[i]
 		b.remember(mesh.Reference{Group: o.Kind.Group, Kind: o.Kind.Kind, Namespace: o.Namespace, Name: o.Name}, &o.Meta, nil)
-		types := b.typesOf(o.Kind)
+		declared := b.typesOf(o.Kind)
+		types := make([]string, len(declared))
+		for i, d := range declared {
+			types[i] = d.Type
+		}
 		src := mesh.Source{
 			Meta:                   meta(&o.Meta),
 			Group:                  o.Kind.Group,
 			Kind:                   o.Kind.Kind,
 			ProvidedEventTypeTypes: types,
+			DeclaredEventTypes:     slices.Clone(declared),
 		}
 		for _, t := range types {
 			src.ProvidedEventTypes = append(src.ProvidedEventTypes, b.eventTypesByNS[o.Namespace][t]...)
@@ -75,6 +81,12 @@ func (b *builder) addSources(list []objects.Object) {
 	}
 }
 
+// access returns what the mesh shows of where and how senders send to an
+// addressable; relate adds the EventPolicies.
+func access(a *objects.Addressable) mesh.Access {
+	return mesh.Access{Address: a.URL, Audience: a.Audience}
+}
+
 // The groups of the kinds of targets.
 const sinksGroup = "sinks.knative.dev"
 
@@ -84,7 +96,7 @@ func (b *builder) addTargets(list []objects.Target) {
 	b.mesh.Sinks, b.mesh.EventTransforms, b.mesh.RequestReplies = []mesh.Sink{}, []mesh.Transform{}, []mesh.RequestReply{}
 	for i := range list {
 		t := &list[i]
-		access := mesh.Access{Audience: t.Audience}
+		access := access(&t.Addressable)
 		b.remember(mesh.Reference{Group: t.Group, Kind: t.Kind, Namespace: t.Namespace, Name: t.Name}, &t.Meta, t.Policies)
 		switch {
 		case t.Group == sinksGroup:
@@ -107,7 +119,7 @@ func (b *builder) addTargets(list []objects.Target) {
 
 // typesOf returns the CloudEvent types a source kind declares, parsing the
 // annotation of its CRD once.
-func (b *builder) typesOf(k *objects.Kind) []string {
+func (b *builder) typesOf(k *objects.Kind) []mesh.DeclaredEventType {
 	if types, ok := b.sourceTypes[k]; ok {
 		return types
 	}
@@ -119,26 +131,22 @@ func (b *builder) typesOf(k *objects.Kind) []string {
 	return types
 }
 
-// ParseEventTypes returns the CloudEvent types listed in the value of a
+// ParseEventTypes returns the entries of the value of a
 // registry.knative.dev/eventTypes annotation: a JSON list of
 // {"type", "schema", "description"} objects. Entries without a type are
 // ignored; an empty value lists nothing.
-func ParseEventTypes(annotation string) ([]string, error) {
+func ParseEventTypes(annotation string) ([]mesh.DeclaredEventType, error) {
 	if annotation == "" {
 		return nil, nil
 	}
-	var entries []struct {
-		Type        string `json:"type"`
-		Schema      string `json:"schema,omitempty"`
-		Description string `json:"description,omitempty"`
-	}
+	var entries []mesh.DeclaredEventType
 	if err := json.Unmarshal([]byte(annotation), &entries); err != nil {
 		return nil, fmt.Errorf("parsing %s annotation: %w", EventTypesAnnotation, err)
 	}
-	types := make([]string, 0, len(entries))
+	types := make([]mesh.DeclaredEventType, 0, len(entries))
 	for _, e := range entries {
 		if e.Type != "" {
-			types = append(types, e.Type)
+			types = append(types, e)
 		}
 	}
 	return types, nil

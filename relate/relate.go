@@ -26,16 +26,28 @@ const LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 // (nil: a Compiler for this call alone). It also returns what it left out
 // and why (malformed EventTypes, annotations or filters), for the log.
 func Mesh(objs *objects.Set, filters *filter.Compiler) (*mesh.Mesh, []string) {
+	return build(objs, filters, false)
+}
+
+// MeshWithReceivers is Mesh, with what the AsyncAPI document needs beside
+// the mesh JSON: the Triggers and Subscriptions as receivers, and the
+// attributes each EventType fixes.
+func MeshWithReceivers(objs *objects.Set, filters *filter.Compiler) (*mesh.Mesh, []string) {
+	return build(objs, filters, true)
+}
+
+func build(objs *objects.Set, filters *filter.Compiler, receivers bool) (*mesh.Mesh, []string) {
 	if filters == nil {
 		filters = filter.NewCompiler(0)
 	}
 	b := &builder{
 		filters:        filters,
+		receivers:      receivers,
 		eventTypes:     map[string]*eventType{},
 		byReference:    map[mesh.Reference][]string{},
 		brokers:        map[string]int{},
 		subscribables:  map[mesh.Reference]int{},
-		sourceTypes:    map[*objects.Kind][]string{},
+		sourceTypes:    map[*objects.Kind][]mesh.DeclaredEventType{},
 		eventTypesByNS: map[string]map[string][]string{},
 	}
 	b.addEventTypes(objs.EventTypes)
@@ -52,7 +64,11 @@ func Mesh(objs *objects.Set, filters *filter.Compiler) (*mesh.Mesh, []string) {
 	m := &b.mesh
 	m.EventTypes = make([]mesh.EventType, 0, len(b.order))
 	for _, key := range b.order {
-		m.EventTypes = append(m.EventTypes, b.eventTypes[key].EventType)
+		et := b.eventTypes[key]
+		if receivers {
+			et.Attributes = et.attrs
+		}
+		m.EventTypes = append(m.EventTypes, et.EventType)
 	}
 	m.Normalize()
 	return m, b.skipped
@@ -76,7 +92,9 @@ type builder struct {
 	brokers       map[string]int
 	subscribables map[mesh.Reference]int
 	// sourceTypes caches the parsed eventTypes annotation of each kind.
-	sourceTypes map[*objects.Kind][]string
+	sourceTypes map[*objects.Kind][]mesh.DeclaredEventType
+	// receivers says to record Triggers and Subscriptions as receivers.
+	receivers bool
 	// filters compiles Trigger filters, each CESQL expression once.
 	filters *filter.Compiler
 	// walk follows subscribers through flows.

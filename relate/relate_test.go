@@ -1,6 +1,7 @@
 package relate
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -90,14 +91,14 @@ func TestConvertEventType(t *testing.T) {
 func TestParseEventTypes(t *testing.T) {
 	tests := []struct {
 		in      string
-		want    []string
+		want    []mesh.DeclaredEventType
 		wantErr bool
 	}{
 		{in: "", want: nil},
-		{in: "[]", want: []string{}},
-		{in: `[{"type":"a","description":"d"},{"type":"b","schema":"s"}]`, want: []string{"a", "b"}},
-		{in: `[{"description":"no type"},{"type":""},{"type":"c"}]`, want: []string{"c"}},
-		{in: `[{"type":"a","extra":{"nested":true}}]`, want: []string{"a"}},
+		{in: "[]", want: []mesh.DeclaredEventType{}},
+		{in: `[{"type":"a","description":"d"},{"type":"b","schema":"s"}]`, want: []mesh.DeclaredEventType{{Type: "a", Description: "d"}, {Type: "b", Schema: "s"}}},
+		{in: `[{"description":"no type"},{"type":""},{"type":"c"}]`, want: []mesh.DeclaredEventType{{Type: "c"}}},
+		{in: `[{"type":"a","extra":{"nested":true}}]`, want: []mesh.DeclaredEventType{{Type: "a"}}},
 		{in: "not json", wantErr: true},
 		{in: `{"type":"a"}`, wantErr: true},
 		{in: `[{"type":1}]`, wantErr: true},
@@ -110,7 +111,7 @@ func TestParseEventTypes(t *testing.T) {
 			continue
 		}
 		if !tt.wantErr && !slices.Equal(got, tt.want) {
-			t.Errorf("ParseEventTypes(%q) = %q, want %q", tt.in, got, tt.want)
+			t.Errorf("ParseEventTypes(%q) = %+v, want %+v", tt.in, got, tt.want)
 		}
 	}
 }
@@ -125,7 +126,7 @@ func FuzzParseEventTypes(f *testing.F) {
 			t.Fatalf("types %q together with error %v", types, err)
 		}
 		for _, typ := range types {
-			if typ == "" {
+			if typ.Type == "" {
 				t.Fatal("an empty type")
 			}
 		}
@@ -141,7 +142,7 @@ func TestMeshRelations(t *testing.T) {
 		return &objects.Reference{APIVersion: "serving.knative.dev/v1", Kind: "Service", Name: name}
 	}
 	objs := &objects.Set{
-		Brokers: []objects.Broker{{Meta: objects.Meta{Name: "b", Namespace: "ns"}}},
+		Brokers: []objects.Broker{{Meta: objects.Meta{Name: "b", Namespace: "ns"}, Addressable: objects.Addressable{URL: "http://b.ns"}}},
 		EventTypes: []objects.EventType{
 			{Meta: objects.Meta{Name: "ping", Namespace: "ns"}, Type: "ping", Reference: brokerRef},
 			{Meta: objects.Meta{Name: "ping", Namespace: "other"}, Type: "ping"},
@@ -194,6 +195,69 @@ func TestMeshRelations(t *testing.T) {
 	}
 	if got := m.Brokers[0].ProvidedEventTypes; !slices.Equal(got, []string{"ns/order", "ns/ping"}) {
 		t.Errorf("broker provides %q", got)
+	}
+	if got := m.Brokers[0].Address; got != "http://b.ns" {
+		t.Errorf("broker address %q, want its status.address.url", got)
+	}
+	if got := m.Sources[0].DeclaredEventTypes; !slices.Equal(got, []mesh.DeclaredEventType{{Type: "ping"}}) {
+		t.Errorf("source declares %+v", got)
+	}
+	if m.Receivers != nil || m.EventTypes[0].Attributes != nil {
+		t.Errorf("Mesh filled receivers %+v or attributes %v", m.Receivers, m.EventTypes[0].Attributes)
+	}
+
+	// The same, for the AsyncAPI document: the same mesh JSON, and
+	// receivers beside it.
+	withReceivers, _ := MeshWithReceivers(objs, nil)
+	if got, want := mustJSON(t, withReceivers), mustJSON(t, m); got != want {
+		t.Errorf("MeshWithReceivers gives the mesh JSON\n%s\nwant\n%s", got, want)
+	}
+	receivers := map[string]string{}
+	for _, r := range withReceivers.Receivers {
+		receivers[r.Kind+" "+r.Name] = fmt.Sprintf("%s/%s %q %q %q", r.From.Kind, r.From.Name, r.Filter, r.EventTypes, r.ConsumedBy)
+	}
+	wantReceivers := map[string]string{
+		// t3's broker is in another namespace: it receives nothing.
+		"Trigger t1":                 `Broker/b "events where type is \"order\"" ["ns/order"] ["id1"]`,
+		"Trigger t2":                 `Broker/b "" [] ["id2"]`,
+		"Trigger t4":                 `Broker/b "" [] []`,
+		"Trigger t5":                 `Broker/b "events where the CESQL expression \"type = = 1\" holds" [] ["id5"]`,
+		"Subscription to-archiver":   `InMemoryChannel/c "" [] ["archiver"]`,
+		"Subscription to-uri":        `InMemoryChannel/c "" [] []`,
+		"Subscription to-unlabelled": `InMemoryChannel/c "" [] []`,
+	}
+	if g, w := mustJSON(t, receivers), mustJSON(t, wantReceivers); g != w {
+		t.Errorf("receivers %s, want %s", g, w)
+	}
+	for _, et := range withReceivers.EventTypes {
+		if et.Attributes["type"] != et.Type {
+			t.Errorf("EventType %s/%s: attributes %v, want its type", et.Namespace, et.Name, et.Attributes)
+		}
+	}
+}
+
+func TestDescribeTrigger(t *testing.T) {
+	tests := []struct {
+		in   objects.Trigger
+		want string
+	}{
+		{objects.Trigger{}, ""},
+		{objects.Trigger{Attributes: map[string]string{}}, ""},
+		{objects.Trigger{Attributes: map[string]string{"type": "a", "source": ""}}, `events where source is set and type is "a"`},
+		{objects.Trigger{Attributes: map[string]string{"type": "a"}, Filters: []objects.Filter{{Prefix: map[string]string{"type": "com."}}}},
+			`events where type starts with "com."`},
+		{objects.Trigger{Filters: []objects.Filter{{Exact: map[string]string{"type": "a"}}, {Suffix: map[string]string{"source": "/x"}}}},
+			`events where (type is "a") and (source ends with "/x")`},
+		{objects.Trigger{Filters: []objects.Filter{{Any: []objects.Filter{{Exact: map[string]string{"type": "a"}}, {Not: &objects.Filter{CESQL: "true"}}}}}},
+			`events where (type is "a") or (not (the CESQL expression "true" holds))`},
+		// Only the first dialect counts, and none lets all through.
+		{objects.Trigger{Filters: []objects.Filter{{Exact: map[string]string{"type": "a"}, CESQL: "false"}}}, `events where type is "a"`},
+		{objects.Trigger{Filters: []objects.Filter{{All: []objects.Filter{}}}}, "events where any event"},
+	}
+	for _, tt := range tests {
+		if got := describeTrigger(&tt.in); got != tt.want {
+			t.Errorf("describeTrigger(%+v) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 

@@ -23,11 +23,15 @@ import (
 
 	function "github.com/knative-eventmesh/function"
 	"github.com/knative-eventmesh/function/mesh"
+	"github.com/knative-eventmesh/function/tests/benchmesh"
 )
 
 // meshPath is where the Backstage provider reads the mesh: the whole
 // cluster, which holds exactly the seeded objects.
 const meshPath = "/v1/getEventMesh"
+
+// asyncAPIPath is where the function serves the same mesh as AsyncAPI.
+const asyncAPIPath = "/v1/asyncapi"
 
 // buildFunction builds tests/cmd/function into dir and returns its path.
 func buildFunction(ctx context.Context, dir string) (string, error) {
@@ -116,6 +120,11 @@ func (p *process) waitReady(ctx context.Context) error {
 // get sends GET path with the token and reads the body; it returns the
 // status and the number of bytes read.
 func (p *process) get(ctx context.Context, path, token string) (int, int64, error) {
+	return p.getEncoded(ctx, path, token, "gzip")
+}
+
+// getEncoded is get, asking for encoding ("": none).
+func (p *process) getEncoded(ctx context.Context, path, token, encoding string) (int, int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url+path, nil)
 	if err != nil {
 		return 0, 0, err
@@ -123,7 +132,7 @@ func (p *process) get(ctx context.Context, path, token string) (int, int64, erro
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("Accept-Encoding", encoding)
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return 0, 0, err
@@ -135,14 +144,20 @@ func (p *process) get(ctx context.Context, path, token string) (int, int64, erro
 
 // buildMesh gets the mesh and returns how long it took, to the last byte.
 func (p *process) buildMesh(ctx context.Context, token string) (time.Duration, error) {
+	return p.build(ctx, meshPath, token)
+}
+
+// build gets the document at path and returns how long it took, to the
+// last byte.
+func (p *process) build(ctx context.Context, path, token string) (time.Duration, error) {
 	start := time.Now()
-	status, _, err := p.get(ctx, meshPath, token)
+	status, _, err := p.get(ctx, path, token)
 	d := time.Since(start)
 	if err != nil {
-		return 0, fmt.Errorf("GET %s: %w", meshPath, err)
+		return 0, fmt.Errorf("GET %s: %w", path, err)
 	}
 	if status != http.StatusOK {
-		return 0, fmt.Errorf("GET %s: status %d (see the function's log)", meshPath, status)
+		return 0, fmt.Errorf("GET %s: status %d (see the function's log)", path, status)
 	}
 	return d, nil
 }
@@ -271,7 +286,7 @@ func checkMesh(m *mesh.Mesh, units int) error {
 	for _, et := range m.EventTypes {
 		consumers += len(et.ConsumedBy)
 	}
-	want := [3]int{units * eventTypesPerUnit, units, units * consumersPerUnit()}
+	want := [3]int{units * benchmesh.EventTypesPerUnit, units, units * benchmesh.ConsumersPerUnit()}
 	got := [3]int{len(m.EventTypes), len(m.Brokers), consumers}
 	if got != want {
 		return fmt.Errorf("the mesh holds %d EventTypes, %d Brokers and %d consumedBy entries; want %d, %d and %d",

@@ -39,6 +39,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/knative-eventmesh/function/tests/benchmesh"
 	"github.com/knative-eventmesh/function/tests/cluster"
 )
 
@@ -93,8 +94,8 @@ func parseSizes(s string) ([]int, error) {
 	var ns []int
 	for f := range strings.SplitSeq(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 || n%triggersPerUnit != 0 {
-			return nil, fmt.Errorf("%q is not a positive multiple of %d", f, triggersPerUnit)
+		if err != nil || n <= 0 || n%benchmesh.TriggersPerUnit != 0 {
+			return nil, fmt.Errorf("%q is not a positive multiple of %d", f, benchmesh.TriggersPerUnit)
 		}
 		if len(ns) > 0 && n <= ns[len(ns)-1] {
 			return nil, fmt.Errorf("sizes must increase: %s", s)
@@ -109,6 +110,7 @@ type result struct {
 	n          int
 	seed       time.Duration
 	mesh       []time.Duration // through HTTP, function process
+	asyncAPI   []time.Duration // GET /v1/asyncapi, the same way
 	inProcess  []sample
 	floor      []floorRun // all at once
 	chained    []floorRun // in the function's order
@@ -117,6 +119,9 @@ type result struct {
 	requests   requests   // of one build
 	peakRSS    int64
 	bodyBytes  int64 // the gzipped mesh
+	// asyncAPIBytes and asyncAPIGzipped are the AsyncAPI document's size,
+	// as it is and gzipped.
+	asyncAPIBytes, asyncAPIGzipped int64
 	// wireBytes and floorWireBytes are what one build and one floor run
 	// read from the API server, off the wire.
 	wireBytes, floorWireBytes int64
@@ -199,7 +204,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		wire:       processWire,
 		floorWire:  floorWire,
 		logPath:    filepath.Join(dir, "function.log"),
-		seeder:     &seeder{dyn: dyn, workers: o.workers},
+		seeder:     &benchmesh.Seeder{Dyn: dyn, Workers: o.workers},
 	}
 	if b.counter, err = newRequestCounter(c.Config()); err != nil {
 		return err
@@ -258,7 +263,7 @@ type bench struct {
 	wire       *wire    // counts what the function process reads
 	floorWire  *wire    // counts what the floor reads
 	logPath    string
-	seeder     *seeder
+	seeder     *benchmesh.Seeder
 	counter    *requestCounter
 	floor      *floor
 	inProcess  *inProcess
@@ -269,7 +274,7 @@ func (b *bench) measure(ctx context.Context, n int, last bool) (*result, error) 
 	r := &result{n: n}
 	progress("N=%d: seeding", n)
 	var err error
-	if r.seed, err = b.seeder.grow(ctx, n); err != nil {
+	if r.seed, err = b.seeder.Grow(ctx, n); err != nil {
 		return nil, err
 	}
 	progress("N=%d: seeded in %s; checking the mesh", n, r.seed.Round(time.Millisecond))
@@ -277,7 +282,7 @@ func (b *bench) measure(ctx context.Context, n int, last bool) (*result, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkMesh(m, n/triggersPerUnit); err != nil {
+	if err := checkMesh(m, n/benchmesh.TriggersPerUnit); err != nil {
 		return nil, err
 	}
 	r.sources = len(m.Sources)
@@ -295,6 +300,9 @@ func (b *bench) measure(ctx context.Context, n int, last bool) (*result, error) 
 	if _, err := p.buildMesh(ctx, b.token); err != nil {
 		return nil, err
 	}
+	if _, err := p.build(ctx, asyncAPIPath, b.token); err != nil {
+		return nil, err
+	}
 	if _, err := b.floor.run(ctx, false); err != nil {
 		return nil, err
 	}
@@ -305,7 +313,7 @@ func (b *bench) measure(ctx context.Context, n int, last bool) (*result, error) 
 	for _, c := range b.floor.calls {
 		r.floorCalls = append(r.floorCalls, c.name)
 	}
-	// Each run measures all four, in an order that rotates from run to
+	// Each run measures all five, in an order that rotates from run to
 	// run, so that none always follows the same one.
 	steps := []func() error{
 		func() error {
@@ -326,6 +334,11 @@ func (b *bench) measure(ctx context.Context, n int, last bool) (*result, error) 
 		func() error {
 			s, err := b.inProcess.build(ctx, b.token)
 			r.inProcess = append(r.inProcess, s)
+			return err
+		},
+		func() error {
+			d, err := p.build(ctx, asyncAPIPath, b.token)
+			r.asyncAPI = append(r.asyncAPI, d)
 			return err
 		},
 	}
@@ -359,6 +372,12 @@ func (b *bench) measure(ctx context.Context, n int, last bool) (*result, error) 
 		return nil, err
 	}
 	if _, r.bodyBytes, err = p.get(ctx, meshPath, b.token); err != nil {
+		return nil, err
+	}
+	if _, r.asyncAPIGzipped, err = p.get(ctx, asyncAPIPath, b.token); err != nil {
+		return nil, err
+	}
+	if _, r.asyncAPIBytes, err = p.getEncoded(ctx, asyncAPIPath, b.token, ""); err != nil {
 		return nil, err
 	}
 	p.stop()
@@ -467,17 +486,19 @@ func report(out io.Writer, o options, results []*result, took time.Duration) {
 		o.pageSize, o.runs, runtime.GOMAXPROCS(0), runtime.NumCPU(), took.Round(time.Second))
 	fmt.Fprintf(out, "N triggers, each to its own labelled Knative Service; the mesh also holds the %d sources rbac/ installs\n\n", results[0].sources)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "N\tbrokers\teventTypes\tseeded in\tmesh min\tmedian\tmax\tin-process\tfloor\tmesh/floor\tchained floor\tAPI requests\tfloor requests\tAPI bytes\tfloor bytes\talloc/build\tallocs/build\tpeak RSS\tgzipped body\t")
+	fmt.Fprintln(tw, "N\tbrokers\teventTypes\tseeded in\tmesh min\tmedian\tmax\tin-process\tfloor\tmesh/floor\tchained floor\tAPI requests\tfloor requests\tAPI bytes\tfloor bytes\talloc/build\tallocs/build\tpeak RSS\tgzipped body\tasyncapi median\tasyncapi/mesh\tasyncapi body\tgzipped\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.2fx\t%s\t%d\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t\n",
-			r.n, r.n/triggersPerUnit, r.n/triggersPerUnit*eventTypesPerUnit, seconds(r.seed),
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.2fx\t%s\t%d\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%.2fx\t%s\t%s\t\n",
+			r.n, r.n/benchmesh.TriggersPerUnit, r.n/benchmesh.TriggersPerUnit*benchmesh.EventTypesPerUnit, seconds(r.seed),
 			seconds(slices.Min(r.mesh)), seconds(median(r.mesh)), seconds(slices.Max(r.mesh)),
 			seconds(median(durations(r.inProcess))), seconds(floorMedian(r.floor)), ratio(r), seconds(floorMedian(r.chained)),
 			int(r.requests.serviceAccounts), r.floor[0].requests, kilobytes(r.wireBytes), kilobytes(r.floorWireBytes), megabytes(int64(medianU(r.inProcess, func(s sample) uint64 { return s.bytes }))),
-			medianU(r.inProcess, func(s sample) uint64 { return s.allocs }), megabytes(r.peakRSS), kilobytes(r.bodyBytes))
+			medianU(r.inProcess, func(s sample) uint64 { return s.allocs }), megabytes(r.peakRSS), kilobytes(r.bodyBytes),
+			seconds(median(r.asyncAPI)), asyncAPIRatio(r), kilobytes(r.asyncAPIBytes), kilobytes(r.asyncAPIGzipped))
 	}
 	tw.Flush()
 	fmt.Fprintln(out, "\nmesh: median through HTTP of the function as a process of its own; in-process: median of builds through Handle")
+	fmt.Fprintf(out, "asyncapi: median of GET %s through HTTP, as mesh; asyncapi body: the document, as it is and gzipped\n", asyncAPIPath)
 	fmt.Fprintln(out, "floor: the same requests raw (bodies read, not decoded), all at once; chained floor: raw, but each list")
 	fmt.Fprintln(out, "  after those whose answers the function needs first (discovery before the objects of sources and channels)")
 	fmt.Fprintln(out, "API requests: the reader's requests in one build, as API Priority and Fairness dispatched them (discovery included)")
@@ -545,6 +566,9 @@ func reportTargets(out io.Writer, results []*result) {
 		line(fmt.Sprintf("N=%d mesh < %s", t.n, seconds(t.limit)), median(r.mesh) < t.limit, seconds(median(r.mesh)))
 		line(fmt.Sprintf("N=%d mesh ≤ 1.2x chained floor", t.n), chainedRatio(r) <= 1.2, fmt.Sprintf("%.2fx (chained floor %s)", chainedRatio(r), seconds(floorMedian(r.chained))))
 	}
+	if r := at(10000); r != nil {
+		line("N=10000 asyncapi ≤ 1.3x mesh", asyncAPIRatio(r) <= 1.3, fmt.Sprintf("%.2fx (%s)", asyncAPIRatio(r), seconds(median(r.asyncAPI))))
+	}
 	if r := at(100); r != nil {
 		line("N=100 mesh ≤ 1.3x floor", ratio(r) <= 1.3, fmt.Sprintf("%.2fx (floor %s)", ratio(r), seconds(floorMedian(r.floor))))
 	}
@@ -577,6 +601,7 @@ func reportBenchmarks(out io.Writer, results []*result) {
 		for i, s := range r.inProcess {
 			fmt.Fprintf(out, "BenchmarkMesh/N=%d\t1\t%d ns/op\t%d B/op\t%d allocs/op\n", r.n, s.d.Nanoseconds(), s.bytes, s.allocs)
 			fmt.Fprintf(out, "BenchmarkMeshHTTP/N=%d\t1\t%d ns/op\n", r.n, r.mesh[i].Nanoseconds())
+			fmt.Fprintf(out, "BenchmarkAsyncAPIHTTP/N=%d\t1\t%d ns/op\n", r.n, r.asyncAPI[i].Nanoseconds())
 			fmt.Fprintf(out, "BenchmarkFloor/N=%d\t1\t%d ns/op\n", r.n, r.floor[i].d.Nanoseconds())
 			fmt.Fprintf(out, "BenchmarkFloorChained/N=%d\t1\t%d ns/op\n", r.n, r.chained[i].d.Nanoseconds())
 		}
@@ -609,6 +634,11 @@ func durations(ss []sample) []time.Duration {
 		ds[i] = s.d
 	}
 	return ds
+}
+
+// asyncAPIRatio is the median AsyncAPI build over the median mesh build.
+func asyncAPIRatio(r *result) float64 {
+	return float64(median(r.asyncAPI)) / float64(median(r.mesh))
 }
 
 func ratio(r *result) float64 { return float64(median(r.mesh)) / float64(floorMedian(r.floor)) }

@@ -574,15 +574,20 @@ spec:
 				Brokers: []mesh.Broker{{Meta: meta(ns, "b"), ProvidedEventTypes: []string{ns + "/gadget", ns + "/ping"}}},
 				Sources: []mesh.Source{
 					{Meta: meta(ns, "gadget"), Group: "example.com", Kind: "GadgetSource",
-						ProvidedEventTypeTypes: []string{"com.example.gadget.broken", "com.example.gadget.made"}, ProvidedEventTypes: []string{ns + "/gadget"}},
-					{Meta: meta(ns, "to-broker"), Group: sources, Kind: "PingSource", ProvidedEventTypeTypes: pingTypes, ProvidedEventTypes: []string{ns + "/ping"}, Sink: br},
-					{Meta: meta(ns, "to-uri"), Group: sources, Kind: "PingSource", ProvidedEventTypeTypes: pingTypes, ProvidedEventTypes: []string{ns + "/ping"}},
+						ProvidedEventTypeTypes: []string{"com.example.gadget.broken", "com.example.gadget.made"}, ProvidedEventTypes: []string{ns + "/gadget"},
+						DeclaredEventTypes: []mesh.DeclaredEventType{
+							{Type: "com.example.gadget.broken", Schema: "https://example.com/s.json"}, {Type: "com.example.gadget.made", Description: "a gadget"}}},
+					{Meta: meta(ns, "to-broker"), Group: sources, Kind: "PingSource", ProvidedEventTypeTypes: pingTypes, ProvidedEventTypes: []string{ns + "/ping"},
+						DeclaredEventTypes: pingDeclared, Sink: br},
+					{Meta: meta(ns, "to-uri"), Group: sources, Kind: "PingSource", ProvidedEventTypeTypes: pingTypes, ProvidedEventTypes: []string{ns + "/ping"},
+						DeclaredEventTypes: pingDeclared},
 					{Meta: meta(ns, "watcher"), Group: sources, Kind: "ApiServerSource",
 						ProvidedEventTypeTypes: []string{
 							"dev.knative.apiserver.ref.add", "dev.knative.apiserver.ref.delete", "dev.knative.apiserver.ref.update",
 							"dev.knative.apiserver.resource.add", "dev.knative.apiserver.resource.delete", "dev.knative.apiserver.resource.update",
 						},
-						Sink: ref("serving.knative.dev", "Service", "finance", "billing")},
+						DeclaredEventTypes: apiServerDeclared,
+						Sink:               ref("serving.knative.dev", "Service", "finance", "billing")},
 					{Meta: meta(ns, "widget"), Group: "example.com", Kind: "WidgetSource", Sink: br},
 				},
 			}
@@ -740,6 +745,7 @@ spec:
 				*ref("sinks.knative.dev", "IntegrationSink", ns, "log"), *ref(eventing, "RequestReply", ns, "rr"), *ref(eventing, "EventTransform", ns, "tr")}
 			logAccess := onlyEverything
 			logAccess.Audience = "sinks.knative.dev/integrationsink/" + ns + "/log"
+			logAccess.Address = "http://log." + ns
 			return &mesh.Mesh{
 				Brokers: []mesh.Broker{{Meta: meta(ns, "b"), Access: onlyEverything},
 					{Meta: mesh.Meta{Namespace: ns, Name: "gold", Labels: map[string]string{"tier": "gold"}}, Access: gold}},

@@ -13,6 +13,20 @@ const (
 	backstageID = "backstage.io/kubernetes-id"
 )
 
+// The types Eventing's PingSource and ApiServerSource CRDs declare in
+// their registry.knative.dev/eventTypes annotation.
+var (
+	pingDeclared      = []mesh.DeclaredEventType{{Type: "dev.knative.sources.ping", Description: "CloudEvent type for fixed payloads on a specified cron schedule"}}
+	apiServerDeclared = []mesh.DeclaredEventType{
+		{Type: "dev.knative.apiserver.ref.add", Description: "CloudEvent type used for add operations when in Reference mode"},
+		{Type: "dev.knative.apiserver.ref.delete", Description: "CloudEvent type used for delete operations when in Reference mode"},
+		{Type: "dev.knative.apiserver.ref.update", Description: "CloudEvent type used for update operations when in Reference mode"},
+		{Type: "dev.knative.apiserver.resource.add", Description: "CloudEvent type used for add operations when in Resource mode"},
+		{Type: "dev.knative.apiserver.resource.delete", Description: "CloudEvent type used for delete operations when in Resource mode"},
+		{Type: "dev.knative.apiserver.resource.update", Description: "CloudEvent type used for update operations when in Resource mode"},
+	}
+)
+
 // wantDemo is the mesh of tests/demo/demo.yaml, worked out by hand from the
 // contract.
 func wantDemo() *mesh.Mesh {
@@ -44,6 +58,7 @@ func wantDemo() *mesh.Mesh {
 				Annotations: map[string]string{"eventing.knative.dev/broker.class": "MTChannelBasedBroker"}},
 				ProvidedEventTypes: []string{"shop/order-created", "shop/order-shipped"},
 				Access: mesh.Access{
+					Address:         "http://broker-ingress.knative-eventing.svc.cluster.local/shop/orders",
 					Audience:        "eventing.knative.dev/broker/shop/orders",
 					EventPolicies:   []string{"shop/orders-senders"},
 					AllowedSenders:  []mesh.Sender{heartbeat},
@@ -55,18 +70,21 @@ func wantDemo() *mesh.Mesh {
 		},
 		Sources: []mesh.Source{
 			{Meta: mesh.Meta{Namespace: "shop", Name: "heartbeat", Labels: map[string]string{backstageID: "heartbeat"}}, Group: sources, Kind: "PingSource",
-				ProvidedEventTypeTypes: []string{"dev.knative.sources.ping"}, ProvidedEventTypes: []string{"shop/heartbeat"}, Sink: dflt},
+				ProvidedEventTypeTypes: []string{"dev.knative.sources.ping"}, ProvidedEventTypes: []string{"shop/heartbeat"},
+				DeclaredEventTypes: pingDeclared, Sink: dflt},
 		},
 		Sinks: []mesh.Sink{
 			{Meta: mesh.Meta{Namespace: "finance", Name: "invoicer", Labels: map[string]string{backstageID: "invoicer"}},
-				Group: "sinks.knative.dev", Kind: "JobSink", Access: mesh.Access{Audience: "sinks.knative.dev/jobsink/finance/invoicer"}},
+				Group: "sinks.knative.dev", Kind: "JobSink", Access: mesh.Access{Address: "http://job-sink.knative-eventing.svc.cluster.local/finance/invoicer",
+					Audience: "sinks.knative.dev/jobsink/finance/invoicer"}},
 		},
 		EventTransforms: []mesh.Transform{
 			{Meta: meta("shop", "audit-trimmer"), Group: eventing, Kind: "EventTransform", Sink: ref(serving, "Service", "shop", "archiver")},
 		},
 		Flows: []mesh.Flow{
 			{Meta: meta("shop", "fulfilment"), Group: flows, Kind: "Sequence",
-				Access:     mesh.Access{Audience: "messaging.knative.dev/inmemorychannel/shop/fulfilment-kn-sequence-0"},
+				Access: mesh.Access{Address: "http://fulfilment-kn-sequence-0-kn-channel.shop.svc.cluster.local",
+					Audience: "messaging.knative.dev/inmemorychannel/shop/fulfilment-kn-sequence-0"},
 				Calls:      []mesh.Reference{*ref(serving, "Service", "shop", "packer"), *ref(serving, "Service", "shop", "labeler")},
 				Replies:    []mesh.Reference{*orders},
 				ConsumedBy: []string{"packer", "labeler"}},

@@ -140,6 +140,10 @@ func checkOutput(t *testing.T, cmd, out, functionURL string) {
 		if strings.TrimSpace(out) != functionURL {
 			t.Errorf("%s: %q, want the ksvc URL %s", cmd, out, functionURL)
 		}
+	case strings.HasPrefix(cmd, `curl -s -H "Authorization: Bearer $TOKEN"`) && strings.Contains(cmd, "/v1/asyncapi"):
+		if !strings.Contains(out, `"asyncapi":"3.0.0"`) || !strings.Contains(out, `"name":"com.example.order.created"`) {
+			t.Errorf("%s: not the mesh as AsyncAPI: %.300s", cmd, out)
+		}
 	case strings.HasPrefix(cmd, `curl -s -H "Authorization: Bearer $TOKEN"`):
 		if !strings.Contains(out, `"name":"order-created"`) {
 			t.Errorf("%s: not the mesh: %.300s", cmd, out)

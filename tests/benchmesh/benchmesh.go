@@ -1,4 +1,8 @@
-package main
+// Package benchmesh seeds a cluster with the mesh of make bench: units of
+// one team each (a namespace, a Broker, 20 EventTypes and 100 Triggers,
+// each to its own labelled Knative Service). tests/bench measures builds
+// of it; tests/asyncapi checks its AsyncAPI document.
+package benchmesh
 
 import (
 	"context"
@@ -17,8 +21,8 @@ import (
 // Service labelled with a Backstage id. N triggers are N/100 units, so the
 // mesh holds N/100 brokers and N/5 EventTypes.
 const (
-	triggersPerUnit   = 100
-	eventTypesPerUnit = 20
+	TriggersPerUnit   = 100
+	EventTypesPerUnit = 20
 )
 
 var (
@@ -42,18 +46,20 @@ type object struct {
 	obj *unstructured.Unstructured
 }
 
-// seeder creates units in a cluster, cumulatively.
-type seeder struct {
-	dyn     dynamic.Interface
-	workers int
+// Seeder creates units in a cluster, cumulatively.
+type Seeder struct {
+	Dyn dynamic.Interface
+	// Workers is how many create requests are in flight at once.
+	Workers int
 	units   int // units created so far
 }
 
-// grow creates units until the cluster holds n triggers.
-func (s *seeder) grow(ctx context.Context, n int) (time.Duration, error) {
+// Grow creates units until the cluster holds n triggers, and returns how
+// long that took.
+func (s *Seeder) Grow(ctx context.Context, n int) (time.Duration, error) {
 	start := time.Now()
 	var nss, rest []object
-	for u := s.units; u < n/triggersPerUnit; u++ {
+	for u := s.units; u < n/TriggersPerUnit; u++ {
 		objs := unitObjects(u)
 		nss = append(nss, objs[0])
 		rest = append(rest, objs[1:]...)
@@ -64,20 +70,20 @@ func (s *seeder) grow(ctx context.Context, n int) (time.Duration, error) {
 	if err := s.create(ctx, rest); err != nil {
 		return 0, err
 	}
-	s.units = n / triggersPerUnit
+	s.units = n / TriggersPerUnit
 	return time.Since(start), nil
 }
 
 // create creates objs with s.workers requests in flight.
-func (s *seeder) create(ctx context.Context, objs []object) error {
+func (s *Seeder) create(ctx context.Context, objs []object) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	todo := make(chan object)
 	var wg sync.WaitGroup
-	for range s.workers {
+	for range s.Workers {
 		wg.Go(func() {
 			for o := range todo {
-				r := s.dyn.Resource(o.gvr).Namespace(o.obj.GetNamespace())
+				r := s.Dyn.Resource(o.gvr).Namespace(o.obj.GetNamespace())
 				if _, err := r.Create(ctx, o.obj, metav1.CreateOptions{}); err != nil {
 					cancel(fmt.Errorf("creating %s %s/%s: %w", o.gvr.Resource, o.obj.GetNamespace(), o.obj.GetName(), err))
 				}
@@ -110,7 +116,7 @@ func unitObjects(u int) []object {
 			map[string]any{}),
 		},
 	}
-	for j := range eventTypesPerUnit {
+	for j := range EventTypesPerUnit {
 		entity, action := entities[j/len(actions)], actions[j%len(actions)]
 		spec := map[string]any{
 			"type":        eventType(ns, j),
@@ -124,7 +130,7 @@ func unitObjects(u int) []object {
 		objs = append(objs, object{eventTypesGVR, obj("eventing.knative.dev/v1beta2", "EventType", ns, entity+"-"+action,
 			map[string]any{"app.kubernetes.io/part-of": ns}, spec)})
 	}
-	for k := range triggersPerUnit {
+	for k := range TriggersPerUnit {
 		sub := fmt.Sprintf("sub-%03d", k)
 		ksvc := map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{
 			map[string]any{"image": "registry.example.com/" + ns + "/" + sub + ":latest"},
@@ -149,7 +155,7 @@ func eventType(ns string, j int) string {
 // triggers, 80 filter on filter.attributes.type, 10 on an exact type, 6 on
 // a type prefix, 3 with CESQL, and 1 has no filter.
 func triggerSpec(ns string, k int) (map[string]any, int) {
-	typ := eventType(ns, k%eventTypesPerUnit)
+	typ := eventType(ns, k%EventTypesPerUnit)
 	prefix := "com.example." + ns + "."
 	filters := func(f ...any) map[string]any { return map[string]any{"filters": f} }
 	switch {
@@ -166,15 +172,15 @@ func triggerSpec(ns string, k int) (map[string]any, int) {
 	case k == 98:
 		return filters(map[string]any{"cesql": fmt.Sprintf("type IN ('%s', '%s')", eventType(ns, 1), eventType(ns, 2))}), 2
 	default:
-		return map[string]any{}, eventTypesPerUnit
+		return map[string]any{}, EventTypesPerUnit
 	}
 }
 
-// consumersPerUnit is the number of consumedBy entries of one unit's
+// ConsumersPerUnit is the number of consumedBy entries of one unit's
 // EventTypes: each trigger's subscriber once per EventType it lets through.
-func consumersPerUnit() int {
+func ConsumersPerUnit() int {
 	n := 0
-	for k := range triggersPerUnit {
+	for k := range TriggersPerUnit {
 		_, m := triggerSpec(unitNamespace(0), k)
 		n += m
 	}
