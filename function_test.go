@@ -56,7 +56,7 @@ func TestParseNamespaces(t *testing.T) {
 	if _, err := parseNamespaces(strings.Join(many, ","), meshPath); err == nil {
 		t.Errorf("%d namespaces accepted, want at most %d", len(many), maxNamespaces)
 	}
-	if got, err := parseNamespaces(strings.Join(many[:maxNamespaces], ",")); err != nil || len(got) != maxNamespaces {
+	if got, err := parseNamespaces(strings.Join(many[:maxNamespaces], ","), meshPath); err != nil || len(got) != maxNamespaces {
 		t.Errorf("%d namespaces: %d, error %v; want them all", maxNamespaces, len(got), err)
 	}
 }

@@ -94,7 +94,7 @@ func TestTruncate(t *testing.T) {
 	}
 	// A namespace of 64 characters is one too long, and named whole.
 	ns := strings.Repeat("a", 64)
-	if _, err := parseNamespaces(ns); err == nil || !strings.Contains(err.Error(), `"`+ns+`"`) {
+	if _, err := parseNamespaces(ns, meshPath); err == nil || !strings.Contains(err.Error(), `"`+ns+`"`) {
 		t.Errorf("error %v, want one naming %q whole", err, ns)
 	}
 }
