@@ -151,7 +151,7 @@ func newWriter(m *mesh.Mesh) *writer {
 					"each EventType a message, each source a send operation, and each Trigger and Subscription a receive operation.",
 			},
 			Channels:   map[string]*Channel{},
-			Operations: make(map[string]*Operation, len(m.Receivers)+len(m.Sources)),
+			Operations: map[string]*Operation{},
 			Components: Components{Messages: map[string]*Message{}, Schemas: map[string]json.RawMessage{}},
 		},
 		messages: make(map[string]string, len(m.EventTypes)),

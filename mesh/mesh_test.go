@@ -129,3 +129,22 @@ func TestSortedByJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestSortedDeclared(t *testing.T) {
+	a, b := DeclaredEventType{Type: "a"}, DeclaredEventType{Type: "b", Schema: "s"}
+	tests := []struct {
+		name     string
+		in, want []DeclaredEventType
+	}{
+		{"nil", nil, []DeclaredEventType{}},
+		{"sorted, without duplicates", []DeclaredEventType{b, a, b}, []DeclaredEventType{a, b}},
+	}
+	for _, tt := range tests {
+		got := sortedDeclared(tt.in)
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(tt.want)
+		if got == nil || string(g) != string(w) {
+			t.Errorf("%s: sortedDeclared = %s, want %s", tt.name, g, w)
+		}
+	}
+}
