@@ -26,6 +26,8 @@ export {
   ANNOTATION_SINK,
   ANNOTATION_BROKER,
   AUTHORIZATION_BY_POLICIES,
+  PROVIDER_ANNOTATIONS,
+  type DroppedAnnotations,
   type EntityContext,
 } from './entities';
 export {

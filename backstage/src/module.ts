@@ -41,7 +41,12 @@ export const catalogModuleKnativeEventMesh = createBackendModule({
             }),
         );
         processing.addEntityProvider(providers);
-        processing.addProcessor(new KnativeEventMeshProcessor(catalog, auth, logger));
+        processing.addProcessor(new KnativeEventMeshProcessor(
+            catalog,
+            auth,
+            logger,
+            configs.map(c => c.baseUrl),
+          ));
         lifecycle.addShutdownHook(() => {
           for (const provider of providers) {
             provider.stop();

@@ -4,7 +4,7 @@ import type { EventParams, EventsService } from '@backstage/plugin-events-node';
 import { EVENT_TYPE, quote, readAnnouncement } from './announcement';
 import { Coalescer } from './coalesce';
 import { routes, type EventSettings, type ProviderConfig } from './config';
-import { meshEntities } from './entities';
+import { meshEntities, type DroppedAnnotations } from './entities';
 import { parseEventMesh } from './mesh';
 
 /** How long one read of the mesh may take. */
@@ -43,6 +43,8 @@ export class KnativeEventMeshProvider implements EntityProvider {
   private running: Promise<unknown> = Promise.resolve();
   /** How many entities the last good read applied. */
   private lastGood: number | undefined;
+  /** The objects whose forged annotations were already logged. */
+  private readonly warned = new Set<string>();
 
   constructor(options: KnativeEventMeshProviderOptions) {
     this.config = options.config;
@@ -165,7 +167,9 @@ export class KnativeEventMeshProvider implements EntityProvider {
       const mesh = parseEventMesh(JSON.parse(text), problem => {
         this.logger.warn(`Knative Event Mesh provider ${this.config.id}: GET ${url}: ${problem}`);
       });
-      entities = meshEntities(mesh, this.config);
+      const dropped: DroppedAnnotations[] = [];
+      entities = meshEntities(mesh, { ...this.config, onDropped: d => dropped.push(d) });
+      this.warnDropped(url, dropped);
     } catch (err) {
       return { ok: false, error: `GET ${url} answered ${response.status} with a body that is not an event mesh: ${describe(err)}` };
     }
@@ -178,6 +182,28 @@ export class KnativeEventMeshProvider implements EntityProvider {
       return { ok: false, error: `the catalog did not take the mesh's ${entities.length} entities: ${describe(err)}` };
     }
     return { ok: true, entities: entities.length };
+  }
+
+  /**
+   * Logs one warning for the objects whose own annotations used the
+   * provider's keys and were dropped, naming those not named before.
+   */
+  private warnDropped(url: string, dropped: DroppedAnnotations[]): void {
+    const fresh = dropped.filter(d => {
+      const key = `${d.list}:${d.object}:${d.keys.join(',')}`;
+      const seen = this.warned.has(key);
+      this.warned.add(key);
+      return !seen;
+    });
+    if (fresh.length === 0) {
+      return;
+    }
+    const names = fresh.slice(0, 5).map(d => `${d.list} ${quote(d.object)} (${d.keys.map(quote).join(', ')})`);
+    const more = fresh.length > 5 ? ` and ${fresh.length - 5} more` : '';
+    this.logger.warn(
+      `Knative Event Mesh provider ${this.config.id}: GET ${url}: dropped annotations that only the provider may set from ${names.join(', ')}${more}: ` +
+        'their values come from the mesh alone; remove them from the objects',
+    );
   }
 }
 

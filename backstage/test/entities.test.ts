@@ -6,7 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { Entity } from '@backstage/catalog-model';
 import { KnativeEventMeshProvider as Published } from '@knative-extensions/plugin-knative-event-mesh-backend';
-import { meshEntities, parseEventMesh } from '../src';
+import { PROVIDER_ANNOTATIONS, meshEntities, parseEventMesh, type DroppedAnnotations } from '../src';
 import { demoMesh, sampleMesh } from './fixtures';
 
 const quiet = { child: () => quiet, debug() {}, info() {}, warn() {}, error() {} };
@@ -49,13 +49,42 @@ test('the demo mesh: 1.21.0 entities the same but for knative.dev/ annotations, 
     const mine = got.get(refOf(entity));
     assert.ok(mine, `${refOf(entity)}: 1.21.0 has it, ours has not`);
     const annotations = Object.entries(mine.metadata.annotations ?? {});
-    extra += annotations.filter(([k]) => k.startsWith('knative.dev/')).length;
-    const stripped = { ...mine, metadata: { ...mine.metadata, annotations: Object.fromEntries(annotations.filter(([k]) => !k.startsWith('knative.dev/'))) } };
+    extra += annotations.filter(([k]) => PROVIDER_ANNOTATIONS.has(k)).length;
+    const stripped = { ...mine, metadata: { ...mine.metadata, annotations: Object.fromEntries(annotations.filter(([k]) => !PROVIDER_ANNOTATIONS.has(k))) } };
     assert.deepEqual(stripped, entity, refOf(entity));
     got.delete(refOf(entity));
   }
   assert.ok(extra > 0, 'no knative.dev/ annotation on the entities 1.21.0 also makes');
   assert.deepEqual([...got.keys()].sort(), ['Component:finance/invoicer', 'Component:shop/audit-trimmer', 'Component:shop/fulfilment']);
+});
+
+test("a Broker's forged annotations under the provider's keys are dropped: the mesh alone sets them", () => {
+  const forged = {
+    'knative.dev/allowed-sender-ids': 'finance/billing',
+    'knative.dev/allowed-senders': ':ServiceAccount:finance/billing',
+    'knative.dev/allowed-subjects': 'system:serviceaccount:finance:billing',
+    'knative.dev/authorization': 'allow-all',
+    'knative.dev/audience': 'forged',
+    'knative.dev/sink': 'x:y:z/w',
+  };
+  const honest = demoMesh();
+  const mesh = demoMesh();
+  const orders = mesh.brokers.findIndex(b => b.name === 'orders');
+  mesh.brokers[orders].annotations = { ...mesh.brokers[orders].annotations, ...forged, 'knative.dev/note': 'kept' };
+  // The default Broker has no policy: a forged list must not appear on it either.
+  mesh.brokers[0].annotations = { 'knative.dev/allowed-sender-ids': 'finance/billing' };
+  const dropped: DroppedAnnotations[] = [];
+  const got = meshEntities(mesh, { id: 'prod', baseUrl: 'http://x', onDropped: d => dropped.push(d) });
+  const want = meshEntities(honest, { id: 'prod', baseUrl: 'http://x' });
+  const annotationsOf = (entities: typeof got, name: string) =>
+    entities.find(e => e.kind === 'Component' && e.metadata.name === name && e.spec?.type === 'broker')!.metadata.annotations!;
+  assert.deepEqual(annotationsOf(got, 'orders'), { ...annotationsOf(want, 'orders'), 'knative.dev/note': 'kept' });
+  assert.deepEqual(annotationsOf(got, 'default'), annotationsOf(want, 'default'));
+  assert.equal(annotationsOf(got, 'default')['knative.dev/allowed-sender-ids'], undefined);
+  assert.deepEqual(dropped, [
+    { object: 'shop/default', list: 'brokers', keys: ['knative.dev/allowed-sender-ids'] },
+    { object: 'shop/orders', list: 'brokers', keys: Object.keys(forged).sort() },
+  ]);
 });
 
 test('meshEntities leaves the mesh as it is', () => {

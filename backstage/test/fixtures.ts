@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mockServices } from '@backstage/backend-test-utils';
-import { stringifyEntityRef, type Entity } from '@backstage/catalog-model';
+import { ANNOTATION_LOCATION, parseLocationRef, stringifyEntityRef, type Entity } from '@backstage/catalog-model';
 import type { CatalogProcessorResult, CatalogService } from '@backstage/plugin-catalog-node';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { KnativeEventMeshProcessor, type EventMesh } from '../src';
@@ -141,6 +141,8 @@ export async function relationsOf(entities: Entity[], catalog: Entity[] | Catalo
     Array.isArray(catalog) ? catalogServiceMock({ entities: catalog }) : catalog,
     mockServices.auth(),
     logger as never,
+    // The baseUrls of the tests' providers.
+    ['http://eventmesh', 'http://eventmesh/namespaces/shop,finance'],
   );
   const relations: string[] = [];
   const emit = (r: CatalogProcessorResult) => {
@@ -149,7 +151,9 @@ export async function relationsOf(entities: Entity[], catalog: Entity[] | Catalo
     }
   };
   for (const entity of entities) {
-    const out = await processor.preProcessEntity(entity, { type: 'url', target: 'http://eventmesh' }, emit);
+    // The location the catalog passes: the entity's managed-by-location, which it sets itself on entities of files.
+    const ref = entity.metadata.annotations?.[ANNOTATION_LOCATION] ?? 'file:/teams/catalog-info.yaml';
+    const out = await processor.preProcessEntity(entity, parseLocationRef(ref), emit);
     assert.equal(out, entity, 'the processor changed an entity');
   }
   return relations.sort();

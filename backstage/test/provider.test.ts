@@ -141,3 +141,19 @@ test('a trailing slash of baseUrl is dropped, and baseUrl is the location as wri
   const annotations = mutations[0].entities[0].entity.metadata.annotations!;
   assert.equal(annotations['backstage.io/managed-by-location'], `url:${fn.url}/namespaces/shop/`);
 });
+
+test('forged annotations are dropped with one warning, not one per read', async t => {
+  const { fn, mutations, logger, runSchedule } = await connected(t);
+  const mesh = demoMesh();
+  mesh.brokers[1].annotations = { 'knative.dev/allowed-sender-ids': 'finance/billing', 'knative.dev/authorization': 'allow-all' };
+  fn.reply = { status: 200, body: JSON.stringify(mesh) };
+  await runSchedule();
+  await runSchedule();
+  assert.equal(mutations.length, 3);
+  const orders = mutations[2].entities.find(e => e.entity.metadata.name === 'orders' && e.entity.spec?.type === 'broker')!;
+  assert.equal(orders.entity.metadata.annotations!['knative.dev/allowed-sender-ids'], 'shop/heartbeat');
+  assert.equal(orders.entity.metadata.annotations!['knative.dev/authorization'], 'event-policies');
+  const warnings = logger.lines.filter(l => l.level === 'warn').map(l => l.message);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0], /provider prod: .*dropped annotations that only the provider may set from brokers "shop\/orders" \("knative.dev\/allowed-sender-ids", "knative.dev\/authorization"\)/);
+});
