@@ -93,7 +93,8 @@ export interface EntityContext {
  */
 export function meshEntities(mesh: EventMesh, context: EntityContext): Entity[] {
   const mode = mesh.defaultAuthorizationMode;
-  const c = (list: string): ListContext => ({ ...context, list });
+  const names = new ComponentNames();
+  const c = (list: string): ListContext => ({ ...context, list, names });
   return [
     ...mesh.eventTypes.map(e => eventTypeEntity(e, c('eventTypes'))),
     ...mesh.brokers.map(b => componentEntity(b, TYPE_BROKER, b.providedEventTypes, c('brokers'), accessAnnotations(b, mode))),
@@ -113,6 +114,39 @@ export function meshEntities(mesh: EventMesh, context: EntityContext): Entity[] 
 /** The context of one list of the mesh. */
 interface ListContext extends EntityContext {
   list: string;
+  names: ComponentNames;
+}
+
+/** The longest entity name Backstage accepts. */
+const MAX_NAME = 63;
+
+/**
+ * Gives each Component a name no other Component of its namespace has.
+ * An object keeps its own name unless a Component named before it has it:
+ * the lists are named in 1.21.0's order (brokers, subscribables, sources)
+ * and then sinks, transforms, request-replies and flows, so the kinds
+ * 1.21.0 shows keep its names. A later object of the same name is named
+ * "<name>_<kind>" (e.g. orders_jobsink). Kubernetes names have no "_", so
+ * that name is never another object's own.
+ */
+export class ComponentNames {
+  private readonly taken = new Set<string>();
+
+  /** The entity name of the object name of kind in namespace. */
+  of(namespace: string, name: string, kind: string): string {
+    const suffix = kind.toLowerCase();
+    const candidates = [name, `${name.slice(0, MAX_NAME - suffix.length - 1)}_${suffix}`];
+    for (const candidate of candidates) {
+      const key = `${namespace}/${candidate.toLowerCase()}`;
+      if (!this.taken.has(key)) {
+        this.taken.add(key);
+        return candidate;
+      }
+    }
+    // Two objects of one kind in one namespace share a name only across
+    // API groups: the last is named with its kind as it is.
+    return candidates[1];
+  }
 }
 
 function typeOf(t: Typed): string {
@@ -242,7 +276,7 @@ function componentEntity(
     apiVersion: 'backstage.io/v1alpha1',
     kind: 'Component',
     metadata: {
-      name: o.name,
+      name: context.names.of(o.namespace, o.name, type.slice(type.lastIndexOf(':') + 1)),
       namespace: o.namespace,
       labels: o.labels || {},
       annotations: annotationsOf(o, context, extra),

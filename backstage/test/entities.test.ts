@@ -87,6 +87,40 @@ test("a Broker's forged annotations under the provider's keys are dropped: the m
   ]);
 });
 
+test('objects of different kinds with one name get distinct entities; the kinds 1.21.0 shows keep its names', () => {
+  const mesh = demoMesh();
+  const like = <T extends { namespace: string; name: string }>(o: T, name: string, namespace = o.namespace): T => ({ ...o, name, namespace, uid: `${namespace}-${name}` });
+  // The orders Broker of shop, and a JobSink, a PingSource, a Sequence and a channel of the same name.
+  mesh.sinks.push(like(mesh.sinks[0], 'orders', 'shop'), like(mesh.sinks[0], 'orders', 'finance'));
+  mesh.sources.push(like(mesh.sources[0], 'orders'));
+  mesh.flows.push(like(mesh.flows[0], 'orders'));
+  mesh.subscribables.push(like(mesh.subscribables[0], 'ORDERS'));
+  const parsed = parseEventMesh(JSON.parse(JSON.stringify(mesh)));
+  const entities = meshEntities(parsed, { id: 'prod', baseUrl: 'http://x' });
+  const refs = entities.map(refOf);
+  assert.equal(new Set(refs.map(r => r.toLowerCase())).size, refs.length, `a ref twice: ${refs.join(', ')}`);
+  const named = (ns: string, name: string) => entities.filter(e => e.metadata.namespace === ns && e.metadata.name.toLowerCase().startsWith(name)).map(e => `${e.metadata.name} ${e.spec?.type}`);
+  assert.deepEqual(named('shop', 'orders'), [
+    'orders broker',
+    'ORDERS_inmemorychannel messaging.knative.dev:InMemoryChannel',
+    'orders_pingsource sources.knative.dev:PingSource',
+    'orders_jobsink sinks.knative.dev:JobSink',
+    'orders_sequence flows.knative.dev:Sequence',
+  ]);
+  assert.deepEqual(named('finance', 'orders'), ['orders sinks.knative.dev:JobSink']);
+  // Without the clash, every entity keeps its name, as in the demo test above.
+  assert.deepEqual(meshEntities(parseEventMesh(demoMesh()), { id: 'prod', baseUrl: 'http://x' }).map(e => e.metadata.name), [
+    ...demoMesh().eventTypes.map(e => e.name),
+    ...demoMesh().brokers.map(e => e.name),
+    ...demoMesh().subscribables.map(e => e.name),
+    ...demoMesh().sources.map(e => e.name),
+    ...demoMesh().sinks.map(e => e.name),
+    ...demoMesh().eventTransforms.map(e => e.name),
+    ...demoMesh().requestReplies.map(e => e.name),
+    ...demoMesh().flows.map(e => e.name),
+  ]);
+});
+
 test('meshEntities leaves the mesh as it is', () => {
   const mesh = demoMesh();
   const before = JSON.stringify(mesh);
