@@ -10,10 +10,17 @@ export interface Config {
           /** The function's URL (or URL/namespaces/<ns>); the provider reads {baseUrl}/v1/getEventMesh. */
           baseUrl: string;
           /**
-           * A ServiceAccount token the function reads the mesh with.
+           * A ServiceAccount token the function reads the mesh with, as in 1.21.0.
+           * Set this or tokenFile.
            * @visibility secret
            */
-          token: string;
+          token?: string;
+          /**
+           * A file that holds that token, read at every read, so a projected,
+           * rotating ServiceAccount token works (in a Pod:
+           * /var/run/secrets/kubernetes.io/serviceaccount/token). Set this or token.
+           */
+          tokenFile?: string;
           /** How often to read the mesh besides announcements. Default: every 5 minutes, 1 minute timeout. */
           schedule?: SchedulerServiceTaskScheduleDefinitionConfig;
         };

@@ -9,7 +9,10 @@ import { durationToMilliseconds } from '@backstage/types';
 export interface ProviderConfig {
   id: string;
   baseUrl: string;
-  token: string;
+  /** The reader's token, as 1.21.0 has it. Exactly one of token and tokenFile is set. */
+  token?: string;
+  /** A file that holds the reader's token, read at every read: a projected ServiceAccount token rotates. */
+  tokenFile?: string;
   schedule: SchedulerServiceTaskScheduleDefinition;
 }
 
@@ -19,7 +22,7 @@ export const DEFAULT_SCHEDULE: SchedulerServiceTaskScheduleDefinition = {
   timeout: { minutes: 1 },
 };
 
-/** Reads catalog.providers.knativeEventMesh, as 1.21.0 does. */
+/** Reads catalog.providers.knativeEventMesh, as 1.21.0 does, and tokenFile. */
 export function readProviderConfigs(config: Config): ProviderConfig[] {
   const providers = config.getOptionalConfig('catalog.providers.knativeEventMesh');
   if (!providers) {
@@ -27,10 +30,19 @@ export function readProviderConfigs(config: Config): ProviderConfig[] {
   }
   return providers.keys().map(id => {
     const c = providers.getConfig(id);
+    const token = c.getOptionalString('token');
+    const tokenFile = c.getOptionalString('tokenFile');
+    const key = `catalog.providers.knativeEventMesh.${id}`;
+    if (token === undefined && tokenFile === undefined) {
+      throw new Error(`${key} has neither token nor tokenFile: set tokenFile to a file that holds the reader's ServiceAccount token (or token to the token)`);
+    }
+    if (token !== undefined && tokenFile !== undefined) {
+      throw new Error(`${key} has both token and tokenFile: keep one`);
+    }
     return {
       id,
       baseUrl: c.getString('baseUrl'),
-      token: c.getString('token'),
+      ...(token !== undefined ? { token } : { tokenFile }),
       schedule: c.has('schedule')
         ? readSchedulerServiceTaskScheduleDefinitionFromConfig(c.getConfig('schedule'))
         : DEFAULT_SCHEDULE,

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { LoggerService, SchedulerServiceTaskRunner } from '@backstage/backend-plugin-api';
 import type { EntityProvider, EntityProviderConnection } from '@backstage/plugin-catalog-node';
 import type { EventParams, EventsService } from '@backstage/plugin-events-node';
@@ -144,10 +145,16 @@ export class KnativeEventMeshProvider implements EntityProvider {
       return { ok: false, error: 'not connected to the catalog yet' };
     }
     const url = `${this.config.baseUrl.replace(/\/$/, '')}/v1/getEventMesh`;
+    let token: string;
+    try {
+      token = await this.token();
+    } catch (err) {
+      return { ok: false, error: describe(err) };
+    }
     let response: Response;
     try {
       response = await fetch(url, {
-        headers: { Authorization: `Bearer ${this.config.token}`, Accept: 'application/json' },
+        headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
         signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(READ_TIMEOUT_MS)]),
       });
     } catch (err) {
@@ -182,6 +189,29 @@ export class KnativeEventMeshProvider implements EntityProvider {
       return { ok: false, error: `the catalog did not take the mesh's ${entities.length} entities: ${describe(err)}` };
     }
     return { ok: true, entities: entities.length };
+  }
+
+  /**
+   * The reader's token: token as configured, or the content of tokenFile,
+   * read now, as the kubelet rotates a projected token in place.
+   */
+  private async token(): Promise<string> {
+    const { id, token, tokenFile } = this.config;
+    if (tokenFile === undefined) {
+      return token ?? '';
+    }
+    const where = `the token file ${tokenFile} (catalog.providers.knativeEventMesh.${id}.tokenFile)`;
+    let text: string;
+    try {
+      text = await readFile(tokenFile, 'utf8');
+    } catch (err) {
+      throw new Error(`could not read ${where}: ${describe(err)}; mount the ServiceAccount token there`);
+    }
+    const value = text.trim();
+    if (value === '') {
+      throw new Error(`${where} is empty; mount the ServiceAccount token there`);
+    }
+    return value;
   }
 
   /**
@@ -232,9 +262,9 @@ function errorOf(body: string): string {
 function hint(status: number, id: string): string {
   switch (status) {
     case 401:
-      return `. The function rejected the token of catalog.providers.knativeEventMesh.${id}.token: set a valid ServiceAccount token (see the function's rbac/)`;
+      return `. The function rejected the token of catalog.providers.knativeEventMesh.${id} (token or tokenFile): set a valid ServiceAccount token (see the function's rbac/)`;
     case 403:
-      return `. The token of catalog.providers.knativeEventMesh.${id}.token may not read the mesh: bind its ServiceAccount to the function's reader ClusterRole`;
+      return `. The token of catalog.providers.knativeEventMesh.${id} (token or tokenFile) may not read the mesh: bind its ServiceAccount to the function's reader ClusterRole`;
     default:
       return '';
   }

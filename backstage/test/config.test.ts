@@ -23,6 +23,13 @@ test('readProviderConfigs reads catalog.providers.knativeEventMesh as 1.21.0 doe
   assert.throws(() => readProviderConfigs(new ConfigReader({ catalog: { providers: { knativeEventMesh: { x: { baseUrl: 'http://x' } } } } })), /token/);
 });
 
+test('readProviderConfigs: tokenFile instead of token, and one of them only', () => {
+  const read = (c: object) => readProviderConfigs(new ConfigReader({ catalog: { providers: { knativeEventMesh: { x: { baseUrl: 'http://x', ...c } } } } }));
+  assert.deepEqual(read({ tokenFile: '/var/run/token' }), [{ id: 'x', baseUrl: 'http://x', tokenFile: '/var/run/token', schedule: DEFAULT_SCHEDULE }]);
+  assert.throws(() => read({}), /catalog\.providers\.knativeEventMesh\.x has neither token nor tokenFile: set tokenFile/);
+  assert.throws(() => read({ token: 't', tokenFile: '/f' }), /has both token and tokenFile: keep one/);
+});
+
 test('readEventSettings: defaults, routes, and a route to an unknown provider', () => {
   assert.deepEqual(readEventSettings(new ConfigReader({}), ['east']), {
     topic: 'knative-eventmesh',

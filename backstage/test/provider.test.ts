@@ -3,6 +3,9 @@
 // is down.
 
 import test from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import type { EntityProviderMutation } from '@backstage/plugin-catalog-node';
 import type { EventParams } from '@backstage/plugin-events-node';
@@ -13,14 +16,14 @@ const TOKEN = 'secret-token-value';
 
 type FullMutation = Extract<EntityProviderMutation, { type: 'full' }>;
 
-async function connected(t: test.TestContext, eventSettings?: EventSettings, baseUrlSuffix = '/') {
+async function connected(t: test.TestContext, eventSettings?: EventSettings, baseUrlSuffix = '/', credential: { token: string } | { tokenFile: string } = { token: TOKEN }) {
   const fn = await new FakeFunction().start();
   t.after(() => fn.stop());
   const logger = recordingLogger();
   const mutations: FullMutation[] = [];
   let scheduled: (() => Promise<void>) | undefined;
   const provider = new KnativeEventMeshProvider({
-    config: { id: 'prod', baseUrl: fn.url + baseUrlSuffix, token: TOKEN, schedule: DEFAULT_SCHEDULE },
+    config: { id: 'prod', baseUrl: fn.url + baseUrlSuffix, ...credential, schedule: DEFAULT_SCHEDULE },
     logger: logger as never,
     taskRunner: {
       async run(task) {
@@ -58,7 +61,7 @@ test('reads the mesh with its token and applies all of it', async t => {
 });
 
 for (const c of [
-  { status: 401, body: '{"error":"the API server rejected the token"}', want: [/provider prod/, /401/, /rejected the token/, /catalog\.providers\.knativeEventMesh\.prod\.token/] },
+  { status: 401, body: '{"error":"the API server rejected the token"}', want: [/provider prod/, /401/, /rejected the token/, /catalog\.providers\.knativeEventMesh\.prod \(token or tokenFile\)/] },
   { status: 403, body: '{"error":"may not list brokers"}', want: [/provider prod/, /403/, /may not list brokers/, /reader ClusterRole/] },
   { status: 503, body: 'down', want: [/provider prod/, /503/] },
   { status: 200, body: '{"brokers":[]}', want: [/provider prod/, /not an event mesh/, /"eventTypes" is not a list/] },
@@ -156,4 +159,23 @@ test('forged annotations are dropped with one warning, not one per read', async 
   const warnings = logger.lines.filter(l => l.level === 'warn').map(l => l.message);
   assert.equal(warnings.length, 1, warnings.join('\n'));
   assert.match(warnings[0], /provider prod: .*dropped annotations that only the provider may set from brokers "shop\/orders" \("knative.dev\/allowed-sender-ids", "knative.dev\/authorization"\)/);
+});
+
+test('tokenFile is read at every read: a rotated token is used at once, a missing file is an error', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'eventmesh-token-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'token');
+  writeFileSync(file, 'first-token\n');
+  const { fn, mutations, logger, runSchedule } = await connected(t, undefined, '/', { tokenFile: file });
+  writeFileSync(file, 'rotated-token\n');
+  await runSchedule();
+  assert.deepEqual(fn.requests.map(r => r.authorization), ['Bearer first-token', 'Bearer rotated-token']);
+  rmSync(file);
+  await runSchedule();
+  assert.equal(fn.requests.length, 2, 'read without a token');
+  assert.equal(mutations.length, 2);
+  const errors = logger.lines.filter(l => l.level === 'error').map(l => l.message);
+  assert.equal(errors.length, 1);
+  assert.match(errors[0], /provider prod: could not read the token file .*token \(catalog\.providers\.knativeEventMesh\.prod\.tokenFile\): ENOENT.*; the catalog keeps the 7 entities/);
+  assert.ok(!JSON.stringify(logger.lines).includes('rotated-token'), 'a log line holds the token');
 });

@@ -175,7 +175,17 @@ func (b *Backend) writeConfig(opts Options) (string, error) {
 	providers := map[string]any{}
 	for id, p := range opts.Providers {
 		schedule := map[string]any{"frequency": map[string]any{"minutes": 60}, "timeout": map[string]any{"minutes": 1}}
-		providers[id] = map[string]any{"baseUrl": p.BaseURL, "token": p.Token, "schedule": schedule}
+		provider := map[string]any{"baseUrl": p.BaseURL, "token": p.Token, "schedule": schedule}
+		if !opts.Published {
+			// Ours reads the token from a file, as in a Pod.
+			path := filepath.Join(b.dir, "token-"+id)
+			if err := os.WriteFile(path, []byte(p.Token+"\n"), 0o600); err != nil {
+				return "", err
+			}
+			delete(provider, "token")
+			provider["tokenFile"] = path
+		}
+		providers[id] = provider
 	}
 	catalog := map[string]any{"providers": map[string]any{"knativeEventMesh": providers}}
 	if opts.Entities != "" {
