@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import type { LoggerService, SchedulerServiceTaskRunner } from '@backstage/backend-plugin-api';
+import type { LoggerService, SchedulerServiceTaskRunner, SchedulerServiceTaskScheduleDefinition } from '@backstage/backend-plugin-api';
+import { durationToMilliseconds, type HumanDuration } from '@backstage/types';
 import type { EntityProvider, EntityProviderConnection } from '@backstage/plugin-catalog-node';
 import type { EventParams, EventsService } from '@backstage/plugin-events-node';
 import { EVENT_TYPE, quote, readAnnouncement } from './announcement';
@@ -8,8 +9,6 @@ import { routes, type EventSettings, type ProviderConfig } from './config';
 import { meshEntities, type DroppedAnnotations } from './entities';
 import { parseEventMesh } from './mesh';
 
-/** How long one read of the mesh may take. */
-const READ_TIMEOUT_MS = 60_000;
 
 /** What a KnativeEventMeshProvider needs. */
 export interface KnativeEventMeshProviderOptions {
@@ -44,11 +43,14 @@ export class KnativeEventMeshProvider implements EntityProvider {
   private running: Promise<unknown> = Promise.resolve();
   /** How many entities the last good read applied. */
   private lastGood: number | undefined;
+  /** How long one read may take: the schedule's timeout. */
+  private readonly timeoutMs: number;
   /** The objects whose forged annotations were already logged. */
   private readonly warned = new Set<string>();
 
   constructor(options: KnativeEventMeshProviderOptions) {
     this.config = options.config;
+    this.timeoutMs = millisecondsOf(options.config.schedule.timeout);
     this.taskRunner = options.taskRunner;
     this.events = options.events;
     this.eventSettings = options.eventSettings;
@@ -76,8 +78,9 @@ export class KnativeEventMeshProvider implements EntityProvider {
     }
     await this.taskRunner.run({
       id: `${this.getProviderName()}:run`,
-      fn: async () => {
-        await this.read('schedule');
+      // The scheduler aborts the signal at the schedule's timeout, or when it stops.
+      fn: async signal => {
+        await this.read('schedule', signal);
       },
     });
   }
@@ -120,16 +123,30 @@ export class KnativeEventMeshProvider implements EntityProvider {
   /**
    * Reads the mesh and applies its entities. It never throws: a failure is
    * logged with the provider id and what went wrong, and the catalog keeps
-   * the entities of the last good read.
+   * the entities of the last good read. The read ends when signal aborts,
+   * and at the latest after the schedule's timeout.
    */
-  read(reason: 'schedule' | 'announcement' | 'test'): Promise<ReadResult> {
-    const next = this.running.then(() => this.readOnce(reason));
+  read(reason: 'schedule' | 'announcement' | 'test', signal?: AbortSignal): Promise<ReadResult> {
+    const next = this.running.then(() => this.readOnce(reason, signal)).catch((err: unknown): ReadResult => {
+      // readOnce handles every failure it knows: this keeps the chain going.
+      const error = `the read failed: ${describe(err)}`;
+      try {
+        this.logger.error(`Knative Event Mesh provider ${this.config.id}: ${error}`);
+      } catch {
+        // the logger failed too: the result says what happened
+      }
+      return { ok: false, error };
+    });
     this.running = next;
     return next;
   }
 
-  private async readOnce(reason: string): Promise<ReadResult> {
-    const result = await this.fetchAndApply();
+  private async readOnce(reason: string, signal: AbortSignal | undefined): Promise<ReadResult> {
+    const signals = [this.abort.signal, AbortSignal.timeout(this.timeoutMs)];
+    if (signal) {
+      signals.push(signal);
+    }
+    const result = await this.fetchAndApply(AbortSignal.any(signals));
     if (result.ok) {
       this.lastGood = result.entities;
       this.logger.info(`Read ${result.entities} entities of the Knative Event Mesh (${reason})`);
@@ -140,9 +157,12 @@ export class KnativeEventMeshProvider implements EntityProvider {
     return result;
   }
 
-  private async fetchAndApply(): Promise<ReadResult> {
+  private async fetchAndApply(signal: AbortSignal): Promise<ReadResult> {
     if (!this.connection) {
       return { ok: false, error: 'not connected to the catalog yet' };
+    }
+    if (signal.aborted) {
+      return { ok: false, error: `not read: ${describe(signal.reason)}` };
     }
     const url = `${this.config.baseUrl.replace(/\/$/, '')}/v1/getEventMesh`;
     let token: string;
@@ -155,7 +175,9 @@ export class KnativeEventMeshProvider implements EntityProvider {
     try {
       response = await fetch(url, {
         headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
-        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(READ_TIMEOUT_MS)]),
+        signal,
+        // A redirect would carry the token elsewhere: it is an error.
+        redirect: 'manual',
       });
     } catch (err) {
       return { ok: false, error: `could not reach ${url}: ${describe(err)}; check baseUrl and that the function is up` };
@@ -165,6 +187,13 @@ export class KnativeEventMeshProvider implements EntityProvider {
       text = await response.text();
     } catch (err) {
       return { ok: false, error: `reading the answer of ${url}: ${describe(err)}` };
+    }
+    if (response.status >= 300 && response.status < 400) {
+      const location = response.headers.get('location') ?? 'nowhere';
+      return {
+        ok: false,
+        error: `GET ${url} answered ${response.status}, a redirect to ${quote(location)}: the provider follows no redirect, as it would send the token there; set baseUrl to the function's own URL`,
+      };
     }
     if (!response.ok) {
       return { ok: false, error: `GET ${url} answered ${response.status} ${response.statusText}${errorOf(text)}${hint(response.status, this.config.id)}` };
@@ -235,6 +264,14 @@ export class KnativeEventMeshProvider implements EntityProvider {
         'their values come from the mesh alone; remove them from the objects',
     );
   }
+}
+
+/** A schedule's duration in milliseconds: a luxon Duration or a HumanDuration. */
+function millisecondsOf(d: SchedulerServiceTaskScheduleDefinition['timeout']): number {
+  if ('toMillis' in d && typeof d.toMillis === 'function') {
+    return d.toMillis();
+  }
+  return durationToMilliseconds(d as HumanDuration);
 }
 
 function describe(err: unknown): string {

@@ -63,13 +63,18 @@ export class FakeFunction {
   server: Server;
   url = '';
   requests: { path: string; authorization: string | undefined }[] = [];
-  reply: { status: number; body: string } = { status: 200, body: JSON.stringify(sampleMesh()) };
+  reply: { status: number; body: string; headers?: Record<string, string> } = { status: 200, body: JSON.stringify(sampleMesh()) };
+  /** How long it waits before it answers. */
+  delayMs = 0;
 
   constructor() {
     this.server = createServer((req, res) => {
       this.requests.push({ path: req.url ?? '', authorization: req.headers.authorization });
-      res.writeHead(this.reply.status, { 'Content-Type': 'application/json' });
-      res.end(this.reply.body);
+      const { status, body, headers } = this.reply;
+      setTimeout(() => {
+        res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+        res.end(body);
+      }, this.delayMs);
     });
   }
 

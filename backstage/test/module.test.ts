@@ -15,6 +15,7 @@ import eventsPlugin from '@backstage/plugin-events-backend';
 import catalogModuleKnativeEventMesh from '@knative-eventmesh/plugin-catalog-backend-module-knative-event-mesh';
 import eventsModuleKnativeEventMesh from '@knative-eventmesh/plugin-catalog-backend-module-knative-event-mesh/events';
 import { eventsServiceFactory } from '@backstage/plugin-events-node';
+import publishedModule from '@knative-extensions/plugin-knative-event-mesh-backend/alpha';
 import { FakeFunction, demoMesh, eventually, teamComponent } from './fixtures';
 
 // The teams' own Components, as a YAML file (JSON is YAML) of the catalog.
@@ -27,7 +28,7 @@ const COMPONENTS = [
   .map(e => JSON.stringify(e))
   .join('\n---\n');
 
-async function start(t: test.TestContext, secret?: string, mesh?: unknown) {
+async function start(t: test.TestContext, secret?: string, mesh?: unknown, provider: unknown = catalogModuleKnativeEventMesh) {
   const fn = await new FakeFunction().start();
   if (mesh) {
     fn.reply = { status: 200, body: JSON.stringify(mesh) };
@@ -40,11 +41,15 @@ async function start(t: test.TestContext, secret?: string, mesh?: unknown) {
     features: [
       catalogPlugin,
       eventsPlugin,
-      catalogModuleKnativeEventMesh,
+      provider as typeof catalogModuleKnativeEventMesh,
       eventsModuleKnativeEventMesh,
       // The real events service: one bus for all plugins, as in a real
       // backend (the test backend's mock has one per plugin).
       eventsServiceFactory,
+      // A request without a token is refused (401), as under Backstage's
+      // default auth policy; the test backend's mock lets it through as a
+      // user otherwise, and then 1.21.0's tokenless catalog query would pass.
+      mockServices.httpAuth.factory({ defaultCredentials: mockCredentials.none() }),
       mockServices.rootConfig.factory({
         data: {
           events: { useEventBus: 'never' },
@@ -82,7 +87,7 @@ async function start(t: test.TestContext, secret?: string, mesh?: unknown) {
   };
   const post = (headers: Record<string, string>) =>
     fetch(`${base}/api/events/http/knative-eventmesh`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: '{}' });
-  return { fn, entity, post, query };
+  return { fn, entity, post, query, base };
 }
 
 const ANNOUNCEMENT = { 'ce-specversion': '1.0', 'ce-type': 'dev.knative.eventmesh.changed', 'ce-source': '/test', 'ce-id': '1', 'ce-subject': 'east' };
@@ -93,7 +98,9 @@ async function has(entity: (ref: string) => Promise<{ relations: { type: string;
 }
 
 test('entities, consumer relations, and announcements through the ingress', async t => {
-  const { fn, entity, post } = await start(t);
+  const { fn, entity, post, base } = await start(t);
+  // The backend refuses a request without a token, as 1.21.0's processor sends.
+  assert.equal((await fetch(`${base}/api/catalog/entities`)).status, 401);
   // consumedBy [orders, audit]: orders-service is in the API's namespace,
   // audit-service is not, as 1.21.0 matches consumers.
   const deadline = Date.now() + 60_000;
@@ -112,6 +119,19 @@ test('entities, consumer relations, and announcements through the ingress', asyn
   const res = await post(ANNOUNCEMENT);
   assert.equal(res.status, 202);
   await eventually(() => fn.requests.length === reads + 1);
+});
+
+test("this backend fails 1.21.0's provider: its tokenless catalog query gets 401 and relates no consumer", async t => {
+  const { entity } = await start(t, undefined, undefined, publishedModule);
+  // Its entities arrive, and the catalog processes them (providesApi comes from the spec)...
+  const deadline = Date.now() + 60_000;
+  while (!(await has(entity, 'component:shop/default', 'providesApi', 'api:shop/order-created')) && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 200));
+  }
+  assert.ok(await has(entity, 'component:shop/default', 'providesApi', 'api:shop/order-created'), "1.21.0's entities were not processed");
+  // ...but over several processing rounds (1 s each), no consumer is related.
+  await new Promise(resolve => setTimeout(resolve, 5000));
+  assert.equal(await has(entity, 'api:shop/order-created', 'apiConsumedBy', 'component:shop/orders-service'), false);
 });
 
 test('a flow depends on what it calls, and a Broker has its allowed senders, in the catalog', async t => {

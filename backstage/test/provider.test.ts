@@ -16,19 +16,25 @@ const TOKEN = 'secret-token-value';
 
 type FullMutation = Extract<EntityProviderMutation, { type: 'full' }>;
 
-async function connected(t: test.TestContext, eventSettings?: EventSettings, baseUrlSuffix = '/', credential: { token: string } | { tokenFile: string } = { token: TOKEN }) {
+async function connected(
+  t: test.TestContext,
+  eventSettings?: EventSettings,
+  baseUrlSuffix = '/',
+  credential: { token: string } | { tokenFile: string } = { token: TOKEN },
+  schedule = DEFAULT_SCHEDULE,
+) {
   const fn = await new FakeFunction().start();
   t.after(() => fn.stop());
   const logger = recordingLogger();
   const mutations: FullMutation[] = [];
-  let scheduled: (() => Promise<void>) | undefined;
+  let scheduled: ((signal?: AbortSignal) => Promise<void>) | undefined;
   const provider = new KnativeEventMeshProvider({
-    config: { id: 'prod', baseUrl: fn.url + baseUrlSuffix, ...credential, schedule: DEFAULT_SCHEDULE },
+    config: { id: 'prod', baseUrl: fn.url + baseUrlSuffix, ...credential, schedule },
     logger: logger as never,
     taskRunner: {
       async run(task) {
-        scheduled = async () => {
-          await task.fn(new AbortController().signal);
+        scheduled = async (signal = new AbortController().signal) => {
+          await task.fn(signal);
         };
         await scheduled();
       },
@@ -44,7 +50,7 @@ async function connected(t: test.TestContext, eventSettings?: EventSettings, bas
     },
     async refresh() {},
   });
-  return { fn, logger, mutations, provider, runSchedule: () => scheduled!() };
+  return { fn, logger, mutations, provider, runSchedule: (signal?: AbortSignal) => scheduled!(signal) };
 }
 
 test('reads the mesh with its token and applies all of it', async t => {
@@ -178,4 +184,69 @@ test('tokenFile is read at every read: a rotated token is used at once, a missin
   assert.equal(errors.length, 1);
   assert.match(errors[0], /provider prod: could not read the token file .*token \(catalog\.providers\.knativeEventMesh\.prod\.tokenFile\): ENOENT.*; the catalog keeps the 7 entities/);
   assert.ok(!JSON.stringify(logger.lines).includes('rotated-token'), 'a log line holds the token');
+});
+
+/** Resolves to how long promise took, or rejects after ms. */
+async function within<T>(ms: number, promise: Promise<T>): Promise<number> {
+  const start = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return Date.now() - start;
+}
+
+test("a scheduled read ends at the schedule's timeout, and when the task's signal aborts", async t => {
+  const { fn, logger, runSchedule } = await connected(t, undefined, '/', { token: TOKEN }, { frequency: { minutes: 5 }, timeout: { milliseconds: 300 } });
+  fn.delayMs = 30_000;
+  await within(5000, runSchedule());
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new Error('the scheduler stopped the task')), 50);
+  // A longer timeout: the task's signal must end it.
+  await within(5000, runSchedule(controller.signal));
+  const errors = logger.lines.filter(l => l.level === 'error').map(l => l.message);
+  assert.equal(errors.length, 2, errors.join('\n'));
+  assert.match(errors[0], /provider prod: could not reach .*timeout/);
+});
+
+test('the task signal: a read already aborted does not start', async t => {
+  const { fn, logger, runSchedule } = await connected(t);
+  const controller = new AbortController();
+  controller.abort(new Error('the scheduler stopped the task'));
+  await runSchedule(controller.signal);
+  assert.equal(fn.requests.length, 1);
+  assert.ok(logger.lines.some(l => l.level === 'error' && /not read: the scheduler stopped the task/.test(l.message)));
+});
+
+test('a read that throws does not stop the reads after it', async t => {
+  const { fn, logger, provider } = await connected(t);
+  const info = logger.info;
+  let calls = 0;
+  logger.info = (message: string) => {
+    if (calls++ === 0) throw new Error('the log is full');
+    info(message);
+  };
+  const first = await provider.read('test');
+  assert.deepEqual(first, { ok: false, error: 'the read failed: the log is full' });
+  const second = await within(5000, provider.read('test'));
+  assert.ok(second >= 0);
+  assert.equal(fn.requests.length, 3);
+});
+
+test('a redirect is not followed: the token goes nowhere else', async t => {
+  const elsewhere = await new FakeFunction().start();
+  t.after(() => elsewhere.stop());
+  const { fn, logger, mutations, runSchedule } = await connected(t);
+  fn.reply = { status: 302, body: '', headers: { Location: `${elsewhere.url}/v1/getEventMesh` } };
+  await runSchedule();
+  assert.deepEqual(elsewhere.requests, [], 'the redirect was followed');
+  assert.equal(mutations.length, 1);
+  const errors = logger.lines.filter(l => l.level === 'error').map(l => l.message);
+  assert.equal(errors.length, 1);
+  assert.match(errors[0], /answered 302, a redirect to .*: the provider follows no redirect, as it would send the token there; set baseUrl/);
 });
