@@ -76,6 +76,7 @@ func (f *Function) pushConfig(namespace, service string) announce.Config {
 		MaxIndexBytes: p.MaxIndexBytes,
 		// Building (at most the mesh timeout), then sending within the claim.
 		SyncTimeout: f.settings.Timeout + p.ClaimTTL,
+		TokenFile:   p.TokenFile,
 	}
 	if p.Secret != "" {
 		cfg.Header = http.Header{SecretHeader: {p.Secret}}

@@ -25,9 +25,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -91,6 +94,10 @@ type Config struct {
 	// Header holds headers sent with every announcement, such as a
 	// shared secret the sink checks.
 	Header http.Header
+	// TokenFile, when set, is a file holding a token sent as
+	// Authorization: Bearer with each announcement, read at each send (a
+	// projected ServiceAccount token rotates). A missing file sends none.
+	TokenFile string
 }
 
 // BuildFunc builds the mesh to announce.
@@ -425,15 +432,56 @@ func delta(old, new Index) *Delta {
 func (a *Announcer) send(ctx context.Context, ev cloudevents.Event) error {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.ClaimTTL/2)
 	defer cancel()
+	token, err := readToken(a.cfg.TokenFile)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		ctx = cehttp.WithCustomHeader(ctx, http.Header{"Authorization": {"Bearer " + token}})
+	}
 	res := a.client.Send(cloudevents.ContextWithTarget(ctx, a.cfg.Sink), ev)
 	if cloudevents.IsACK(res) {
 		return nil
 	}
-	err := fmt.Errorf("sending %s to %s: %w", ev.ID(), a.cfg.Sink, res)
-	if status, ok := statusOf(res); ok && !retryable(status) {
+	err = fmt.Errorf("sending %s to %s: %w", ev.ID(), a.cfg.Sink, res)
+	status, ok := statusOf(res)
+	switch {
+	case ok && (status == http.StatusUnauthorized || status == http.StatusForbidden):
+		// Retried, a bounded number of times: the token rotates, and the
+		// sink's configuration may be fixed meanwhile.
+		return fmt.Errorf("%w: %s", err, authHint(a.cfg.TokenFile, token != "", a.cfg.Header))
+	case ok && !retryable(status):
 		return &RejectedError{ID: ev.ID(), Status: status, Err: err}
 	}
 	return err
+}
+
+// readToken returns the token in file, "" when file is "" or missing.
+func readToken(file string) (string, error) {
+	if file == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the token file %s: %w", file, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// authHint says the likely cause of a sink's 401 or 403.
+func authHint(tokenFile string, sentToken bool, header http.Header) string {
+	if sentToken {
+		return "the sink refused the function's token from " + tokenFile +
+			": check that Backstage's ingress takes tokens of this audience and subject (serviceAccount.audience, serviceAccount.subjects)"
+	}
+	if len(header) > 0 {
+		return "the sink refused the shared secret: set the same value in PUSH_SECRET and in Backstage's ingress secret"
+	}
+	return "the function sent no credentials: no token at " + tokenFile +
+		" (enable Knative's authentication-oidc so the SinkBinding mounts one, with the audience Backstage expects) and no PUSH_SECRET"
 }
 
 // Digest returns the digest of an encoded mesh.

@@ -394,16 +394,17 @@ func TestSinkFailingBackoff(t *testing.T) {
 }
 
 // TestSinkStatuses checks which answers of the sink are retried: those
-// Knative Eventing retries (5xx, 404, 408, 409, 429, and no answer), not
-// the other 4xx.
+// Knative Eventing retries (5xx, 404, 408, 409, 429, and no answer), and
+// 401 and 403, not the other 4xx.
 func TestSinkStatuses(t *testing.T) {
 	for _, tt := range []struct {
 		status   int
 		attempts int
 	}{
 		{http.StatusBadRequest, 1},
-		{http.StatusUnauthorized, 1},
-		{http.StatusForbidden, 1},
+		// Retried: the token rotates, and the sink's configuration may be fixed.
+		{http.StatusUnauthorized, 3},
+		{http.StatusForbidden, 3},
 		{http.StatusRequestEntityTooLarge, 1},
 		{http.StatusUnprocessableEntity, 1},
 		{http.StatusNotFound, 3},

@@ -57,14 +57,38 @@ export const DEFAULT_MIN_INTERVAL_MS = 2000;
 /** The header that carries the shared secret. */
 export const SECRET_HEADER = 'x-eventmesh-secret';
 
+/** Where the events module's settings are. */
+export const SETTINGS = 'knativeEventMesh.events';
+
 /** knativeEventMesh.events: how announcements refresh the providers. */
-export interface EventSettings {
+export interface EventSettings extends IngressSettings {
   topic: string;
   minIntervalMs: number;
   /** Announcement subject (the function's CLUSTER_NAME) to provider ids; undefined routes every announcement to every provider. */
   clusters: Map<string, string[]> | undefined;
-  /** The shared secret the ingress requires, if any. */
+}
+
+/** Who may post announcements to the ingress. */
+export interface IngressSettings {
+  /** The ServiceAccount tokens the ingress takes: the preferred way in. */
+  serviceAccount?: {
+    /** The cluster's token issuer (the API server's --service-account-issuer). */
+    issuer: string;
+    /** The JWKS URL; without it, jwks_uri of the issuer's discovery document. */
+    jwksUrl?: string;
+    /** The CA of the API server's certificate, to fetch the keys over https. */
+    caFile?: string;
+    /** A token to fetch the keys with (the API server asks for one), read at each fetch. */
+    tokenFile?: string;
+    /** The audience the tokens must be for. */
+    audience: string;
+    /** The subjects (system:serviceaccount:<namespace>:<name>) that may announce. */
+    subjects: string[];
+  };
+  /** The shared secret the ingress takes, if any. */
   secret: string | undefined;
+  /** Takes announcements from anyone: for a trusted network only. */
+  insecureAllowUnauthenticated: boolean;
 }
 
 /**
@@ -78,6 +102,19 @@ export function readEventSettings(config: Config, providerIds?: string[]): Event
     ? durationToMilliseconds(readDurationFromConfig(own, { key: 'minInterval' }))
     : DEFAULT_MIN_INTERVAL_MS;
   const secret = own?.getOptionalString('secret') || undefined;
+  const insecureAllowUnauthenticated = own?.getOptionalBoolean('insecureAllowUnauthenticated') ?? false;
+  const sa = own?.getOptionalConfig('serviceAccount');
+  const serviceAccount = sa && {
+    issuer: sa.getString('issuer'),
+    jwksUrl: sa.getOptionalString('jwksUrl'),
+    caFile: sa.getOptionalString('caFile'),
+    tokenFile: sa.getOptionalString('tokenFile'),
+    audience: sa.getString('audience'),
+    subjects: sa.getStringArray('subjects'),
+  };
+  if (serviceAccount && serviceAccount.subjects.length === 0) {
+    throw new Error(`${SETTINGS}.serviceAccount.subjects is empty: list the subjects that may announce (system:serviceaccount:<namespace>:<name>)`);
+  }
   let clusters: Map<string, string[]> | undefined;
   const routes = own?.getOptionalConfig('clusters');
   if (routes) {
@@ -95,7 +132,7 @@ export function readEventSettings(config: Config, providerIds?: string[]): Event
       clusters.set(subject, ids);
     }
   }
-  return { topic, minIntervalMs, clusters, secret };
+  return { topic, minIntervalMs, clusters, secret, insecureAllowUnauthenticated, ...(serviceAccount ? { serviceAccount } : {}) };
 }
 
 /** Reports whether an announcement with this subject refreshes the provider id. */

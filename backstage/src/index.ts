@@ -55,6 +55,8 @@ export {
   DEFAULT_MIN_INTERVAL_MS,
   SECRET_HEADER,
   type ProviderConfig,
+  SETTINGS,
   type EventSettings,
+  type IngressSettings,
 } from './config';
 export { Coalescer } from './coalesce';

@@ -36,12 +36,22 @@ test('readEventSettings: defaults, routes, and a route to an unknown provider', 
     minIntervalMs: 2000,
     clusters: undefined,
     secret: undefined,
+    insecureAllowUnauthenticated: false,
   });
   const got = readEventSettings(
     new ConfigReader({ knativeEventMesh: { events: { topic: 't', minInterval: { seconds: 5 }, clusters: { prod: ['east', 'west'] }, secret: 's' } } }),
     ['east', 'west'],
   );
-  assert.deepEqual(got, { topic: 't', minIntervalMs: 5000, clusters: new Map([['prod', ['east', 'west']]]), secret: 's' });
+  assert.deepEqual(got, { topic: 't', minIntervalMs: 5000, clusters: new Map([['prod', ['east', 'west']]]), secret: 's', insecureAllowUnauthenticated: false });
+  const sa = { issuer: 'https://kubernetes.default.svc', audience: 'backstage', subjects: ['system:serviceaccount:knative-eventing:eventmesh'] };
+  assert.deepEqual(readEventSettings(new ConfigReader({ knativeEventMesh: { events: { serviceAccount: sa } } })).serviceAccount, {
+    ...sa,
+    jwksUrl: undefined,
+    caFile: undefined,
+    tokenFile: undefined,
+  });
+  assert.throws(() => readEventSettings(new ConfigReader({ knativeEventMesh: { events: { serviceAccount: { ...sa, subjects: [] } } } })), /subjects is empty/);
+  assert.throws(() => readEventSettings(new ConfigReader({ knativeEventMesh: { events: { serviceAccount: { issuer: 'x', subjects: ['s'] } } } })), /audience/);
   assert.throws(
     () => readEventSettings(new ConfigReader({ knativeEventMesh: { events: { clusters: { prod: ['north'] } } } }), ['east']),
     /knativeEventMesh\.events\.clusters\.prod names the provider "north", which is not configured/,

@@ -98,7 +98,7 @@ async function has(entity: (ref: string) => Promise<{ relations: { type: string;
 }
 
 test('entities, consumer relations, and announcements through the ingress', async t => {
-  const { fn, entity, post, base } = await start(t);
+  const { fn, entity, post, base } = await start(t, 'the-shared-secret');
   // The backend refuses a request without a token, as 1.21.0's processor sends.
   assert.equal((await fetch(`${base}/api/catalog/entities`)).status, 401);
   // consumedBy [orders, audit]: orders-service is in the API's namespace,
@@ -116,7 +116,7 @@ test('entities, consumer relations, and announcements through the ingress', asyn
   assert.ok(await has(entity, 'component:shop/default', 'providesApi', 'api:shop/order-created'));
 
   const reads = fn.requests.length;
-  const res = await post(ANNOUNCEMENT);
+  const res = await post({ ...ANNOUNCEMENT, 'x-eventmesh-secret': 'the-shared-secret' });
   assert.equal(res.status, 202);
   await eventually(() => fn.requests.length === reads + 1);
 });
@@ -158,6 +158,16 @@ test('a flow depends on what it calls, and a Broker has its allowed senders, in 
   assert.deepEqual(await query('relations.allowedSenderOf=component:shop/orders'), ['component:shop/heartbeat-job']);
   const orders = await entity('component:shop/orders');
   assert.equal(orders?.metadata.annotations && (orders.metadata.annotations as Record<string, string>)['knative.dev/authorization'], 'event-policies');
+});
+
+test('without configuration, the ingress refuses announcements with 403 and reads nothing', async t => {
+  const { fn, post } = await start(t);
+  await eventually(() => fn.requests.length === 1);
+  const res = await post(ANNOUNCEMENT);
+  assert.equal(res.status, 403);
+  assert.match(JSON.stringify(await res.json()), /announcements are refused: configure knativeEventMesh\.events\.serviceAccount/);
+  await new Promise(resolve => setTimeout(resolve, 300));
+  assert.equal(fn.requests.length, 1, 'a refused POST made the provider read');
 });
 
 test('with a shared secret, the ingress answers 401 without it and reads nothing', async t => {

@@ -116,7 +116,7 @@ function announcement(subject: string, type = EVENT_TYPE): EventParams {
 }
 
 test('an announcement makes it read again; a burst makes at most two reads', async t => {
-  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 200, clusters: undefined, secret: undefined };
+  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 200, clusters: undefined, secret: undefined, insecureAllowUnauthenticated: false };
   const { fn, mutations, provider } = await connected(t, settings);
   await provider.onEvent(announcement('east'));
   await eventually(() => mutations.length === 2);
@@ -130,7 +130,7 @@ test('an announcement makes it read again; a burst makes at most two reads', asy
 });
 
 test('announcements are routed by subject, and other events are ignored', async t => {
-  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: new Map([['east', ['prod']], ['west', ['other']]]), secret: undefined };
+  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: new Map([["east", ["prod"]], ["west", ["other"]]]), secret: undefined, insecureAllowUnauthenticated: false };
   const { fn, provider, logger } = await connected(t, settings);
   await provider.onEvent(announcement('west'));
   await provider.onEvent(announcement('nowhere'));

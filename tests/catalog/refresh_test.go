@@ -110,15 +110,18 @@ spec: {type: service, lifecycle: test, owner: knative}
 		t.Fatal(err)
 	}
 	// The default PUSH_DEBOUNCE (1 s).
+	// The ingress is closed by default: both functions send the secret.
+	secret := randomSuffix() + randomSuffix()
 	fnEast := functest.Start(t, map[string]string{
 		"KUBECONFIG": ownKubeconfig, "K_SINK": IngressURL(port), "K_SERVICE": "eventmesh",
-		"CLUSTER_NAME": "east", "PUSH_STATE_NAMESPACE": "knative-eventing",
+		"CLUSTER_NAME": "east", "PUSH_STATE_NAMESPACE": "knative-eventing", "PUSH_SECRET": secret,
 	})
 	// West keeps its own state ConfigMap, which rbac/ does not let the
 	// eventmesh ServiceAccount update: it runs as admin.
 	fnWest := functest.Start(t, map[string]string{
 		"KUBECONFIG": adminKubeconfig, "K_SINK": IngressURL(port), "K_SERVICE": "eventmesh",
 		"CLUSTER_NAME": "west", "PUSH_STATE_NAMESPACE": "knative-eventing", "PUSH_STATE_CONFIGMAP": "eventmesh-state-west",
+		"PUSH_SECRET": secret,
 	})
 	pe, pw := startTimedProxy(t, fnEast.URL), startTimedProxy(t, fnWest.URL)
 
@@ -129,6 +132,7 @@ spec: {type: service, lifecycle: test, owner: knative}
 			"west": {BaseURL: pw.URL + "/namespaces/" + west, Token: readerToken},
 		},
 		Clusters: map[string][]string{"east": {"east"}, "west": {"west"}},
+		Secret:   secret,
 		Port:     port,
 		Entities: component,
 		Logs:     logs,
@@ -273,6 +277,7 @@ spec: {type: service, lifecycle: test, owner: knative}
 				t.Fatal(err)
 			}
 			req.Header.Set("Content-Type", contentType)
+			req.Header.Set(secretHeader, secret)
 			for i := 0; i+1 < len(header); i += 2 {
 				req.Header.Set(header[i], header[i+1])
 			}
