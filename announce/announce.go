@@ -427,8 +427,9 @@ func delta(old, new Index) *Delta {
 	return &d
 }
 
-// send sends ev to the sink and waits for it to be accepted. A status
-// that Knative Eventing would not retry is a *RejectedError.
+// send sends ev to the sink, in structured mode, and waits for it to be
+// accepted. A status that Knative Eventing would not retry is a
+// *RejectedError.
 func (a *Announcer) send(ctx context.Context, ev cloudevents.Event) error {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.ClaimTTL/2)
 	defer cancel()
@@ -439,6 +440,9 @@ func (a *Announcer) send(ctx context.Context, ev cloudevents.Event) error {
 	if token != "" {
 		ctx = cehttp.WithCustomHeader(ctx, http.Header{"Authorization": {"Bearer " + token}})
 	}
+	// Structured mode: the attributes travel in the body, which survives
+	// what keeps only a body (Backstage's events bus, for one).
+	ctx = cloudevents.WithEncodingStructured(ctx)
 	res := a.client.Send(cloudevents.ContextWithTarget(ctx, a.cfg.Sink), ev)
 	if cloudevents.IsACK(res) {
 		return nil

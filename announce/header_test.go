@@ -2,6 +2,7 @@ package announce
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -137,4 +138,40 @@ func testEvent() cloudevents.Event {
 	ev.SetSource("/eventmesh")
 	ev.SetType(EventType)
 	return ev
+}
+
+// TestStructuredMode checks that an announcement goes in structured mode:
+// its attributes in the body (application/cloudevents+json), which is all
+// that crosses Backstage's events bus, not in Ce- headers.
+func TestStructuredMode(t *testing.T) {
+	type request struct {
+		contentType, ceType string
+		body                map[string]any
+	}
+	got := make(chan request, 1)
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		got <- request{r.Header.Get("Content-Type"), r.Header.Get("Ce-Type"), body}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer sink.Close()
+	a, err := New(Config{Sink: sink.URL, ClaimTTL: 10 * time.Second}, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := testEvent()
+	ev.SetSubject("prod")
+	if err := a.send(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if !strings.HasPrefix(r.contentType, "application/cloudevents+json") || r.ceType != "" {
+		t.Errorf("Content-Type %q, Ce-Type %q: want application/cloudevents+json and no Ce- headers", r.contentType, r.ceType)
+	}
+	for k, want := range map[string]string{"specversion": "1.0", "type": EventType, "id": "1", "source": "/eventmesh", "subject": "prod"} {
+		if r.body[k] != want {
+			t.Errorf("body %s = %v, want %q", k, r.body[k], want)
+		}
+	}
 }

@@ -52,7 +52,8 @@ async function start(t: test.TestContext, secret?: string, mesh?: unknown, provi
       mockServices.httpAuth.factory({ defaultCredentials: mockCredentials.none() }),
       mockServices.rootConfig.factory({
         data: {
-          events: { useEventBus: 'never' },
+          // The events bus at Backstage's default; a short long-poll lets the backend stop.
+          events: { notifyTimeoutMs: 2000 },
           catalog: {
             processingInterval: { seconds: 1 },
             locations: [{ type: 'file', target: join(dir, 'components.yaml'), rules: [{ allow: ['Component'] }] }],
