@@ -36,6 +36,7 @@ export const catalogModuleKnativeEventMesh = createBackendModule({
               config: c,
               logger,
               taskRunner: scheduler.createScheduledTaskRunner(c.schedule),
+              scheduler,
               events,
               eventSettings,
             }),

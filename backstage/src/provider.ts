@@ -1,5 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import type { LoggerService, SchedulerServiceTaskRunner, SchedulerServiceTaskScheduleDefinition } from '@backstage/backend-plugin-api';
+import type {
+  LoggerService,
+  SchedulerService,
+  SchedulerServiceTaskRunner,
+  SchedulerServiceTaskScheduleDefinition,
+} from '@backstage/backend-plugin-api';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { durationToMilliseconds, type HumanDuration } from '@backstage/types';
 import type { EntityProvider, EntityProviderConnection } from '@backstage/plugin-catalog-node';
 import type { EventParams, EventsService } from '@backstage/plugin-events-node';
@@ -9,6 +15,8 @@ import { routes, type EventSettings, type ProviderConfig } from './config';
 import { meshEntities, type DroppedAnnotations } from './entities';
 import { parseEventMesh } from './mesh';
 
+/** How often a trigger of the scheduled read is tried while that read runs. */
+const TRIGGER_RETRY_MS = 1000;
 
 /** What a KnativeEventMeshProvider needs. */
 export interface KnativeEventMeshProviderOptions {
@@ -16,6 +24,12 @@ export interface KnativeEventMeshProviderOptions {
   logger: LoggerService;
   /** Runs the scheduled reads (scheduler.createScheduledTaskRunner). */
   taskRunner: SchedulerServiceTaskRunner;
+  /**
+   * The scheduler of taskRunner. After a read an announcement caused, the
+   * provider triggers the scheduled read through it, so that the last
+   * write is of a read that started after every other replica's.
+   */
+  scheduler?: Pick<SchedulerService, 'triggerTask'>;
   /** With events and eventSettings, announcements make the provider read the mesh at once. */
   events?: EventsService;
   eventSettings?: EventSettings;
@@ -34,6 +48,9 @@ export class KnativeEventMeshProvider implements EntityProvider {
   private readonly config: ProviderConfig;
   private readonly logger: LoggerService;
   private readonly taskRunner: SchedulerServiceTaskRunner;
+  private readonly scheduler?: Pick<SchedulerService, 'triggerTask'>;
+  /** Whether a trigger of the scheduled read is under way. */
+  private triggering = false;
   private readonly events?: EventsService;
   private readonly eventSettings?: EventSettings;
   private readonly coalescer: Coalescer | undefined;
@@ -52,12 +69,16 @@ export class KnativeEventMeshProvider implements EntityProvider {
     this.config = options.config;
     this.timeoutMs = millisecondsOf(options.config.schedule.timeout);
     this.taskRunner = options.taskRunner;
+    this.scheduler = options.scheduler;
     this.events = options.events;
     this.eventSettings = options.eventSettings;
     this.logger = options.logger.child({ target: this.getProviderName() });
     if (this.events && this.eventSettings) {
       this.coalescer = new Coalescer(async () => {
-        await this.read('announcement');
+        const result = await this.read('announcement');
+        if (result.ok) {
+          void this.triggerScheduledRead();
+        }
       }, this.eventSettings.minIntervalMs);
     }
   }
@@ -77,12 +98,51 @@ export class KnativeEventMeshProvider implements EntityProvider {
       });
     }
     await this.taskRunner.run({
-      id: `${this.getProviderName()}:run`,
+      id: this.taskId(),
       // The scheduler aborts the signal at the schedule's timeout, or when it stops.
       fn: async signal => {
         await this.read('schedule', signal);
       },
     });
+  }
+
+  /** The id of the scheduled read's task. */
+  private taskId(): string {
+    return `${this.getProviderName()}:run`;
+  }
+
+  /**
+   * Triggers the scheduled read once more. An announced read runs at once
+   * on the replica that took the announcement, outside the scheduler's
+   * lock: a scheduled read of another replica that fetched the mesh before
+   * the change could write after it. The scheduler runs its task on one
+   * replica at a time, so the triggered run starts after any such read
+   * ended and writes the newest mesh. While the task runs, the scheduler
+   * refuses the trigger (409): it is tried again every second, until the
+   * run under way must have ended (its timeout).
+   */
+  private async triggerScheduledRead(): Promise<void> {
+    if (!this.scheduler || this.triggering) {
+      return; // a trigger under way does the same
+    }
+    this.triggering = true;
+    try {
+      const deadline = Date.now() + this.timeoutMs + TRIGGER_RETRY_MS;
+      while (!this.abort.signal.aborted) {
+        try {
+          await this.scheduler.triggerTask(this.taskId());
+          return;
+        } catch (err) {
+          if ((err as Error)?.name !== 'ConflictError' || Date.now() > deadline) {
+            this.logger.warn(`Knative Event Mesh provider ${this.config.id}: could not trigger the scheduled read after an announced one: ${describe(err)}`);
+            return;
+          }
+        }
+        await sleep(TRIGGER_RETRY_MS, undefined, { signal: this.abort.signal }).catch(() => {});
+      }
+    } finally {
+      this.triggering = false;
+    }
   }
 
   /** Stops reading on announcements and aborts a read under way. */

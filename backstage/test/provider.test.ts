@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import type { EntityProviderMutation } from '@backstage/plugin-catalog-node';
 import type { EventParams } from '@backstage/plugin-events-node';
 import { DEFAULT_SCHEDULE, EVENT_TYPE, KnativeEventMeshProvider, meshEntities, type EventSettings } from '../src';
-import { FakeFunction, demoMesh, eventually, recordingLogger } from './fixtures';
+import { FakeFunction, demoMesh, eventually, recordingLogger, sampleMesh } from './fixtures';
+import type { SchedulerServiceTaskRunner } from '@backstage/backend-plugin-api';
+import { ConflictError } from '@backstage/errors';
 
 const TOKEN = 'secret-token-value';
 
@@ -249,4 +251,92 @@ test('a redirect is not followed: the token goes nowhere else', async t => {
   const errors = logger.lines.filter(l => l.level === 'error').map(l => l.message);
   assert.equal(errors.length, 1);
   assert.match(errors[0], /answered 302, a redirect to .*: the provider follows no redirect, as it would send the token there; set baseUrl/);
+});
+
+test('an announcement that crossed the events bus, its body only, makes it read', async t => {
+  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: undefined, secret: undefined, insecureAllowUnauthenticated: false };
+  const { fn, provider } = await connected(t, settings);
+  // What the bus delivers of a structured-mode POST: the topic and the body, no headers.
+  await provider.onEvent({
+    topic: 'knative-eventmesh',
+    eventPayload: { specversion: '1.0', type: EVENT_TYPE, source: '/eventmesh', id: 'x1', subject: 'prod', data: { digest: 'd' } },
+  });
+  await eventually(() => fn.requests.length === 2);
+});
+
+/**
+ * A scheduler shared by replicas, as Backstage's is for a global task: one
+ * run at a time across replicas, triggerTask refused (409) while one runs.
+ */
+class GlobalScheduler {
+  private readonly fns: ((signal: AbortSignal) => Promise<void>)[] = [];
+  running = false;
+  runs = 0;
+
+  runner(): SchedulerServiceTaskRunner {
+    return { run: async task => void this.fns.push(task.fn as (signal: AbortSignal) => Promise<void>) };
+  }
+
+  /** Runs the task on replica i, under the lock. */
+  async runOn(i: number): Promise<void> {
+    assert.equal(this.running, false, 'two runs at once');
+    this.running = true;
+    this.runs++;
+    try {
+      await this.fns[i](new AbortController().signal);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  readonly triggerTask = async (_id: string): Promise<void> => {
+    if (this.running) {
+      throw new ConflictError('Task is currently running');
+    }
+    setTimeout(() => void this.runOn(this.runs % this.fns.length), 20);
+  };
+}
+
+test('newest mesh wins across replicas: a scheduled read that fetched before the change does not keep the catalog', async t => {
+  const fn = await new FakeFunction().start();
+  t.after(() => fn.stop());
+  const scheduler = new GlobalScheduler();
+  // One catalog for both replicas: the last full mutation wins.
+  let catalog: string[] = [];
+  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: undefined, secret: undefined, insecureAllowUnauthenticated: false };
+  const replicas = ['a', 'b'].map(() => {
+    const provider = new KnativeEventMeshProvider({
+      config: { id: 'prod', baseUrl: fn.url, token: TOKEN, schedule: { frequency: { minutes: 30 }, timeout: { seconds: 10 } } },
+      logger: recordingLogger() as never,
+      taskRunner: scheduler.runner(),
+      scheduler,
+      events: { async subscribe() {}, async publish() {} } as never,
+      eventSettings: settings,
+    });
+    t.after(() => provider.stop());
+    return provider;
+  });
+  for (const p of replicas) {
+    await p.connect({
+      async applyMutation(m) {
+        catalog = (m as FullMutation).entities.map(e => e.entity.metadata.name).sort();
+      },
+      async refresh() {},
+    });
+  }
+  const old = sampleMesh();
+  // B's scheduled read fetches the mesh before the change, and is slow to answer.
+  fn.reply = { status: 200, body: JSON.stringify(old) };
+  fn.delayMs = 500;
+  const stale = scheduler.runOn(1);
+  await eventually(() => fn.requests.length === 1);
+  // The change: a new Broker. The function announces it to A, which reads at once.
+  fn.delayMs = 0;
+  fn.reply = { status: 200, body: JSON.stringify({ ...old, brokers: [...old.brokers, { ...old.brokers[0], name: 'newest', uid: 'u9' }] }) };
+  await replicas[0].onEvent(announcement('prod'));
+  await eventually(() => catalog.includes('newest'));
+  await stale; // B writes what it fetched before the change: the race
+  assert.ok(!catalog.includes('newest'), 'the stale write did not happen: the test reproduces nothing');
+  await eventually(() => catalog.includes('newest'), 5000);
+  assert.ok(scheduler.runs >= 2, 'no scheduled read after the announced one');
 });
