@@ -3,7 +3,8 @@
 // one announced, sends one dev.knative.eventmesh.changed event to the sink.
 //
 // Announcing is at least once, and exactly once in the common case:
-//   - bursts of notifications are debounced into one rebuild;
+//   - the first notification after a quiet period is rebuilt at once; the
+//     rest of a burst is debounced into one rebuild;
 //   - the last announced mesh is kept in a ConfigMap (State), so an
 //     unchanged mesh announces nothing, also after a restart;
 //   - an instance writes a Claim into that ConfigMap (an update guarded by
@@ -151,9 +152,11 @@ func (a *Announcer) Notify() {
 	}
 }
 
-// Run announces changes until ctx ends: it waits for a notification,
-// debounces, and syncs until the sync succeeds, is rejected, or ran out of
-// attempts.
+// Run announces changes until ctx ends. The first notification after a
+// quiet period is synced at once (the leading edge); notifications that
+// follow within Debounce are a burst, synced once the cluster is quiet for
+// Debounce, or after MaxDelay when it never is. Each sync runs until it
+// succeeds, is rejected, or ran out of attempts.
 func (a *Announcer) Run(ctx context.Context) {
 	for {
 		select {
@@ -161,10 +164,31 @@ func (a *Announcer) Run(ctx context.Context) {
 			return
 		case <-a.notify:
 		}
-		if !a.debounce(ctx) {
+		a.syncUntilDone(ctx)
+		for a.busy(ctx) {
+			if !a.debounce(ctx) {
+				return
+			}
+			a.syncUntilDone(ctx)
+		}
+		if ctx.Err() != nil {
 			return
 		}
-		a.syncUntilDone(ctx)
+	}
+}
+
+// busy reports whether a notification comes within Debounce: the burst
+// goes on. It returns false when the cluster stayed quiet or ctx ended.
+func (a *Announcer) busy(ctx context.Context) bool {
+	quiet := a.clock.NewTimer(a.cfg.Debounce)
+	defer quiet.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-quiet.C():
+		return false
+	case <-a.notify:
+		return true
 	}
 }
 

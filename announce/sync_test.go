@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -486,21 +487,14 @@ func TestIndexTooLarge(t *testing.T) {
 // rebuilds the mesh, but at most once per debounce window.
 func TestFloodOfNotifications(t *testing.T) {
 	h := newHarness(t, Config{Debounce: time.Second, MaxDelay: 4 * time.Second})
-	h.a.sleep = h.a.clockSleep
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.a.Run(ctx)
-	}()
+	stop := h.run()
 	start := h.clock.Now()
 	for range 200 {
 		h.a.Notify()
 		waitFor(t, h.clock.HasWaiters)
 		h.clock.Step(h.a.cfg.Debounce / 8)
 	}
-	cancel()
-	<-done
+	stop()
 	windows := int(h.clock.Since(start) / h.a.cfg.Debounce)
 	builds := int(h.builds.Load())
 	t.Logf("%d rebuilds in %d debounce windows", builds, windows)
@@ -525,5 +519,66 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("the announcer never waited on its clock")
 		}
 		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// TestLeadingEdge checks that the first change after a quiet period is
+// announced at once, before the clock moves, and that a burst of 50
+// changes that follows makes at most a few announcements.
+func TestLeadingEdge(t *testing.T) {
+	h := newHarness(t, Config{Debounce: time.Second, MaxDelay: 10 * time.Second})
+	defer h.run()()
+	change := func(i int) {
+		m := testMesh()
+		m.Brokers = append(m.Brokers, mesh.Broker{Meta: mesh.Meta{Namespace: "a", Name: fmt.Sprintf("burst-%d", i)}})
+		m.Normalize()
+		h.mesh.Store(m)
+		h.a.Notify()
+	}
+	start := h.clock.Now()
+	change(0)
+	waitFor(t, func() bool { return len(h.sink.received()) == 1 })
+	if d := h.clock.Since(start); d != 0 {
+		t.Errorf("the first change was announced after %s, want at once", d)
+	}
+	// The burst: 50 changes, 100 ms apart.
+	for i := 1; i <= 50; i++ {
+		change(i)
+		// The Announcer took the notification before the clock moves.
+		waitFor(t, func() bool { return len(h.a.notify) == 0 })
+		waitFor(t, h.clock.HasWaiters)
+		h.clock.Step(100 * time.Millisecond)
+	}
+	// Then quiet: the rest goes out once, after Debounce. The clock moves
+	// until it has (the goroutine may lag the clock), for at most 20 s.
+	synced := func() bool { return h.state(t).Data[keyDigest] == Digest(mustEncode(t, h)) }
+	for i := 0; !synced(); i++ {
+		if i == 200 {
+			t.Fatalf("the burst's last change was not announced within 20 s of quiet")
+		}
+		waitFor(t, h.clock.HasWaiters)
+		h.clock.Step(100 * time.Millisecond)
+		time.Sleep(time.Millisecond)
+	}
+	n := len(h.sink.received())
+	t.Logf("51 changes in 5 s: %d announcements", n)
+	if n < 2 || n > 3 {
+		t.Errorf("51 changes in 5 s made %d announcements, want 2 or 3 (the first at once, the burst coalesced)", n)
+	}
+}
+
+// run runs the Announcer on the harness's clock, sleeps included, until
+// the function it returns is called.
+func (h *harness) run() (stop func()) {
+	h.a.sleep = h.a.clockSleep
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.a.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
 	}
 }

@@ -122,10 +122,10 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 
 	opts := func(port int, logs *functest.Logs) Options {
 		return Options{
-			Providers:     map[string]Provider{"prod": {BaseURL: reads.URL + "/namespaces/" + ns, Token: readerToken}},
-			Port:          port,
-			Postgres:      pg,
-			Secret:        secret,
+			Providers: map[string]Provider{"prod": {BaseURL: reads.URL + "/namespaces/" + ns, Token: readerToken}},
+			Port:      port,
+			Postgres:  pg,
+			Secret:    secret,
 			// The events bus at Backstage's default (the bus gives an event
 			// to one replica per subscription: A's own provider takes it).
 			NotifyTimeout: 2 * time.Second,
