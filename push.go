@@ -63,7 +63,6 @@ func (f *Function) pushConfig(namespace, service string) announce.Config {
 		Subject:  p.ClusterName,
 		DataRef:  cmp.Or(p.MeshURL, serviceURL(namespace, service)) + meshPath,
 		Debounce: p.Debounce,
-		MaxDelay: 10 * p.Debounce,
 		Holder:   holder(),
 		ClaimTTL: p.ClaimTTL,
 		RetryMin: min(time.Second, p.Debounce),

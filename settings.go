@@ -37,9 +37,9 @@ type PushSettings struct {
 	Sink string
 	// ClusterName becomes the subject of announcements (CLUSTER_NAME).
 	ClusterName string
-	// Debounce is the quiet time that ends a burst (PUSH_DEBOUNCE): the
-	// first change after it is rebuilt at once, the rest of a burst once
-	// the cluster is quiet this long.
+	// Debounce is the least time between two rebuilds (PUSH_DEBOUNCE): a
+	// change after a quiet Debounce is rebuilt at once, the rest of a
+	// burst when Debounce has passed.
 	Debounce time.Duration
 	// ClaimTTL is how long a claim to announce holds (PUSH_CLAIM_TTL).
 	ClaimTTL time.Duration

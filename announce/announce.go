@@ -4,7 +4,7 @@
 //
 // Announcing is at least once, and exactly once in the common case:
 //   - the first notification after a quiet period is rebuilt at once; the
-//     rest of a burst is debounced into one rebuild;
+//     rest of a burst is coalesced into one rebuild per Debounce;
 //   - the last announced mesh is kept in a ConfigMap (State), so an
 //     unchanged mesh announces nothing, also after a restart;
 //   - an instance writes a Claim into that ConfigMap (an update guarded by
@@ -67,9 +67,10 @@ type Config struct {
 	Subject string
 	// DataRef is the URL of GET /v1/getEventMesh.
 	DataRef string
-	// Debounce is how long the cluster must stay quiet before the mesh is
-	// rebuilt; MaxDelay bounds how long a stream of changes can put it off.
-	Debounce, MaxDelay time.Duration
+	// Debounce is the least time between two syncs: a change after a
+	// quiet Debounce is synced at once, the rest of a burst at the end of
+	// the window.
+	Debounce time.Duration
 	// Holder names this instance in claims.
 	Holder string
 	// ClaimTTL is how long a claim holds. It must exceed one attempt to
@@ -152,65 +153,32 @@ func (a *Announcer) Notify() {
 	}
 }
 
-// Run announces changes until ctx ends. The first notification after a
-// quiet period is synced at once (the leading edge); notifications that
-// follow within Debounce are a burst, synced once the cluster is quiet for
-// Debounce, or after MaxDelay when it never is. Each sync runs until it
-// succeeds, is rejected, or ran out of attempts.
+// Run announces changes until ctx ends, at most one sync per Debounce:
+// the first notification after Debounce without a sync is synced at once
+// (the leading edge); those that follow within Debounce of that sync are
+// coalesced into one sync when Debounce has passed. However long a burst
+// goes on, it syncs once per Debounce. Each sync runs until it succeeds,
+// is rejected, or ran out of attempts.
 func (a *Announcer) Run(ctx context.Context) {
+	var last time.Time // when the last sync started
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.notify:
 		}
-		a.syncUntilDone(ctx)
-		for a.busy(ctx) {
-			if !a.debounce(ctx) {
+		if !last.IsZero() {
+			if !a.clockSleep(ctx, a.cfg.Debounce-a.clock.Since(last)) {
 				return
 			}
-			a.syncUntilDone(ctx)
 		}
-		if ctx.Err() != nil {
-			return
-		}
-	}
-}
-
-// busy reports whether a notification comes within Debounce: the burst
-// goes on. It returns false when the cluster stayed quiet or ctx ended.
-func (a *Announcer) busy(ctx context.Context) bool {
-	quiet := a.clock.NewTimer(a.cfg.Debounce)
-	defer quiet.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-quiet.C():
-		return false
-	case <-a.notify:
-		return true
-	}
-}
-
-// debounce waits until no notification came for Debounce, or MaxDelay has
-// passed. It returns false when ctx ended.
-func (a *Announcer) debounce(ctx context.Context) bool {
-	deadline := a.clock.NewTimer(a.cfg.MaxDelay)
-	defer deadline.Stop()
-	quiet := a.clock.NewTimer(a.cfg.Debounce)
-	defer quiet.Stop()
-	for {
+		// This sync covers what was notified while it waited.
 		select {
-		case <-ctx.Done():
-			return false
-		case <-deadline.C():
-			return true
-		case <-quiet.C():
-			return true
 		case <-a.notify:
-			quiet.Stop()
-			quiet = a.clock.NewTimer(a.cfg.Debounce)
+		default:
 		}
+		last = a.clock.Now()
+		a.syncUntilDone(ctx)
 	}
 }
 
