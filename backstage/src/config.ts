@@ -57,10 +57,12 @@ export const DEFAULT_MIN_INTERVAL_MS = 2000;
 /** The header that carries the shared secret. */
 export const SECRET_HEADER = 'x-eventmesh-secret';
 
-/** Where the events module's settings are. */
-export const SETTINGS = 'knativeEventMesh.events';
+/** Where the events module's settings are, as the events modules of Backstage keep theirs. */
+export const SETTINGS = 'events.modules.knativeEventMesh';
+/** Where they were before: still read, with a deprecation warning. */
+export const OLD_SETTINGS = 'knativeEventMesh.events';
 
-/** knativeEventMesh.events: how announcements refresh the providers. */
+/** events.modules.knativeEventMesh: how announcements refresh the providers. */
 export interface EventSettings extends IngressSettings {
   topic: string;
   minIntervalMs: number;
@@ -92,11 +94,22 @@ export interface IngressSettings {
 }
 
 /**
- * Reads knativeEventMesh.events. A route to a provider id that is not
- * configured is an error, so that a typo does not silently stop refreshes.
+ * Reads events.modules.knativeEventMesh, or else the older
+ * knativeEventMesh.events, and says so through deprecated. A route to a
+ * provider id that is not configured is an error, so that a typo does not
+ * silently stop refreshes.
  */
-export function readEventSettings(config: Config, providerIds?: string[]): EventSettings {
-  const own = config.getOptionalConfig('knativeEventMesh.events');
+export function readEventSettings(config: Config, providerIds?: string[], deprecated: (message: string) => void = () => {}): EventSettings {
+  let key = SETTINGS;
+  let own = config.getOptionalConfig(SETTINGS);
+  const old = config.getOptionalConfig(OLD_SETTINGS);
+  if (old && own) {
+    deprecated(`${OLD_SETTINGS} is ignored: ${SETTINGS} is set. Remove ${OLD_SETTINGS}`);
+  } else if (old) {
+    deprecated(`${OLD_SETTINGS} is deprecated: move its settings to ${SETTINGS}`);
+    own = old;
+    key = OLD_SETTINGS;
+  }
   const topic = own?.getOptionalString('topic') ?? DEFAULT_TOPIC;
   const minIntervalMs = own?.has('minInterval')
     ? durationToMilliseconds(readDurationFromConfig(own, { key: 'minInterval' }))
@@ -113,7 +126,7 @@ export function readEventSettings(config: Config, providerIds?: string[]): Event
     subjects: sa.getStringArray('subjects'),
   };
   if (serviceAccount && serviceAccount.subjects.length === 0) {
-    throw new Error(`${SETTINGS}.serviceAccount.subjects is empty: list the subjects that may announce (system:serviceaccount:<namespace>:<name>)`);
+    throw new Error(`${key}.serviceAccount.subjects is empty: list the subjects that may announce (system:serviceaccount:<namespace>:<name>)`);
   }
   let clusters: Map<string, string[]> | undefined;
   const routes = own?.getOptionalConfig('clusters');
@@ -124,7 +137,7 @@ export function readEventSettings(config: Config, providerIds?: string[]): Event
       for (const id of ids) {
         if (providerIds && !providerIds.includes(id)) {
           throw new Error(
-            `knativeEventMesh.events.clusters.${subject} names the provider "${id}", which is not configured: ` +
+            `${key}.clusters.${subject} names the provider "${id}", which is not configured: ` +
               `add it under catalog.providers.knativeEventMesh (configured: ${providerIds.join(', ') || 'none'})`,
           );
         }

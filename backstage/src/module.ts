@@ -29,7 +29,11 @@ export const catalogModuleKnativeEventMesh = createBackendModule({
       },
       async init({ auth, catalog, config, events, lifecycle, logger, processing, scheduler }) {
         const configs = readProviderConfigs(config);
-        const eventSettings = readEventSettings(config, configs.map(c => c.id));
+        const eventSettings = readEventSettings(
+          config,
+          configs.map(c => c.id),
+          message => logger.warn(message),
+        );
         const providers = configs.map(
           c =>
             new KnativeEventMeshProvider({

@@ -11,7 +11,7 @@ import type { EntityProvider, EntityProviderConnection } from '@backstage/plugin
 import type { EventParams, EventsService } from '@backstage/plugin-events-node';
 import { EVENT_TYPE, quote, readAnnouncement } from './announcement';
 import { Coalescer } from './coalesce';
-import { routes, type EventSettings, type ProviderConfig } from './config';
+import { SETTINGS, routes, type EventSettings, type ProviderConfig } from './config';
 import { meshEntities, type DroppedAnnotations } from './entities';
 import { parseEventMesh } from './mesh';
 
@@ -170,7 +170,7 @@ export class KnativeEventMeshProvider implements EntityProvider {
     if (!routes(settings, announcement.subject, this.config.id)) {
       if (!settings.clusters?.has(announcement.subject)) {
         // No provider takes it: each provider says so once.
-        this.logger.info(`Ignored a mesh change announced for ${what}: knativeEventMesh.events.clusters routes it to no provider`);
+        this.logger.info(`Ignored a mesh change announced for ${what}: ${SETTINGS}.clusters routes it to no provider`);
       } else {
         this.logger.debug(`Mesh change announced for ${what}: routed to other providers than ${this.config.id}`);
       }

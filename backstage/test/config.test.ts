@@ -39,23 +39,35 @@ test('readEventSettings: defaults, routes, and a route to an unknown provider', 
     insecureAllowUnauthenticated: false,
   });
   const got = readEventSettings(
-    new ConfigReader({ knativeEventMesh: { events: { topic: 't', minInterval: { seconds: 5 }, clusters: { prod: ['east', 'west'] }, secret: 's' } } }),
+    new ConfigReader({ events: { modules: { knativeEventMesh: { topic: 't', minInterval: { seconds: 5 }, clusters: { prod: ['east', 'west'] }, secret: 's' } } } }),
     ['east', 'west'],
   );
   assert.deepEqual(got, { topic: 't', minIntervalMs: 5000, clusters: new Map([['prod', ['east', 'west']]]), secret: 's', insecureAllowUnauthenticated: false });
   const sa = { issuer: 'https://kubernetes.default.svc', audience: 'backstage', subjects: ['system:serviceaccount:knative-eventing:eventmesh'] };
-  assert.deepEqual(readEventSettings(new ConfigReader({ knativeEventMesh: { events: { serviceAccount: sa } } })).serviceAccount, {
+  assert.deepEqual(readEventSettings(new ConfigReader({ events: { modules: { knativeEventMesh: { serviceAccount: sa } } } })).serviceAccount, {
     ...sa,
     jwksUrl: undefined,
     caFile: undefined,
     tokenFile: undefined,
   });
-  assert.throws(() => readEventSettings(new ConfigReader({ knativeEventMesh: { events: { serviceAccount: { ...sa, subjects: [] } } } })), /subjects is empty/);
-  assert.throws(() => readEventSettings(new ConfigReader({ knativeEventMesh: { events: { serviceAccount: { issuer: 'x', subjects: ['s'] } } } })), /audience/);
+  assert.throws(() => readEventSettings(new ConfigReader({ events: { modules: { knativeEventMesh: { serviceAccount: { ...sa, subjects: [] } } } } })), /subjects is empty/);
+  assert.throws(() => readEventSettings(new ConfigReader({ events: { modules: { knativeEventMesh: { serviceAccount: { issuer: 'x', subjects: ['s'] } } } } })), /audience/);
   assert.throws(
-    () => readEventSettings(new ConfigReader({ knativeEventMesh: { events: { clusters: { prod: ['north'] } } } }), ['east']),
-    /knativeEventMesh\.events\.clusters\.prod names the provider "north", which is not configured/,
+    () => readEventSettings(new ConfigReader({ events: { modules: { knativeEventMesh: { clusters: { prod: ['north'] } } } } }), ['east']),
+    /events\.modules\.knativeEventMesh\.clusters\.prod names the provider "north", which is not configured/,
   );
+});
+
+test('readEventSettings still reads knativeEventMesh.events, with a deprecation warning', () => {
+  const warnings: string[] = [];
+  const old = { knativeEventMesh: { events: { topic: 'old', clusters: { prod: ['north'] } } } };
+  assert.equal(readEventSettings(new ConfigReader({ knativeEventMesh: { events: { topic: 'old' } } }), undefined, w => warnings.push(w)).topic, 'old');
+  assert.deepEqual(warnings, ['knativeEventMesh.events is deprecated: move its settings to events.modules.knativeEventMesh']);
+  assert.throws(() => readEventSettings(new ConfigReader(old), ['east']), /knativeEventMesh\.events\.clusters\.prod names the provider "north"/);
+  warnings.length = 0;
+  const both = new ConfigReader({ ...old, events: { modules: { knativeEventMesh: { topic: 'new' } } } });
+  assert.equal(readEventSettings(both, ['east'], w => warnings.push(w)).topic, 'new');
+  assert.deepEqual(warnings, ['knativeEventMesh.events is ignored: events.modules.knativeEventMesh is set. Remove knativeEventMesh.events']);
 });
 
 test('readAnnouncement reads binary and structured mode, and says what is not a CloudEvent', () => {

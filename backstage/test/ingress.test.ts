@@ -54,7 +54,7 @@ test('without configuration every POST is refused with 403, saying how to allow 
   for (const headers of [{}, { authorization: 'Bearer x' }, { 'x-eventmesh-secret': 'x' }]) {
     const refusal = await check(headers);
     assert.equal(refusal?.status, 403);
-    assert.match(refusal!.error, /announcements are refused: configure knativeEventMesh\.events\.serviceAccount .* or knativeEventMesh\.events\.secret/);
+    assert.match(refusal!.error, /announcements are refused: configure events\.modules\.knativeEventMesh\.serviceAccount .* or events\.modules\.knativeEventMesh\.secret/);
   }
   assert.equal(await checker({ ...closed, insecureAllowUnauthenticated: true })({}), undefined);
 });

@@ -53,7 +53,10 @@ async function start(t: test.TestContext, secret?: string, mesh?: unknown, provi
       mockServices.rootConfig.factory({
         data: {
           // The events bus at Backstage's default; a short long-poll lets the backend stop.
-          events: { notifyTimeoutMs: 2000 },
+          events: {
+            notifyTimeoutMs: 2000,
+            modules: { knativeEventMesh: { minInterval: { milliseconds: 100 }, ...(secret ? { secret } : {}) } },
+          },
           catalog: {
             processingInterval: { seconds: 1 },
             locations: [{ type: 'file', target: join(dir, 'components.yaml'), rules: [{ allow: ['Component'] }] }],
@@ -63,7 +66,6 @@ async function start(t: test.TestContext, secret?: string, mesh?: unknown, provi
               },
             },
           },
-          knativeEventMesh: { events: { minInterval: { milliseconds: 100 }, ...(secret ? { secret } : {}) } },
         },
       }),
     ],
@@ -166,7 +168,7 @@ test('without configuration, the ingress refuses announcements with 403 and read
   await eventually(() => fn.requests.length === 1);
   const res = await post(ANNOUNCEMENT);
   assert.equal(res.status, 403);
-  assert.match(JSON.stringify(await res.json()), /announcements are refused: configure knativeEventMesh\.events\.serviceAccount/);
+  assert.match(JSON.stringify(await res.json()), /announcements are refused: configure events\.modules\.knativeEventMesh\.serviceAccount/);
   await new Promise(resolve => setTimeout(resolve, 300));
   assert.equal(fn.requests.length, 1, 'a refused POST made the provider read');
 });

@@ -46,7 +46,7 @@ type Options struct {
 	// Clusters routes announcement subjects to provider ids; nil refreshes
 	// every provider on every announcement.
 	Clusters map[string][]string
-	// Secret is knativeEventMesh.events.secret: the ingress then takes
+	// Secret is events.modules.knativeEventMesh.secret: the ingress then takes
 	// only POSTs with it in the X-Eventmesh-Secret header.
 	Secret string
 	// Postgres is the database; nil keeps the catalog in SQLite, in memory.
@@ -213,6 +213,9 @@ func (b *Backend) writeConfig(opts Options) (string, error) {
 	if opts.LocalEvents {
 		events["useEventBus"] = "never"
 	}
+	if !opts.Published {
+		events["modules"] = map[string]any{"knativeEventMesh": announcements}
+	}
 	database := map[string]any{"client": "better-sqlite3", "connection": ":memory:"}
 	if opts.Postgres != nil {
 		database = map[string]any{"client": "pg", "connection": map[string]any{
@@ -228,9 +231,8 @@ func (b *Backend) writeConfig(opts Options) (string, error) {
 				"type": "static", "options": map[string]any{"token": b.Token, "subject": "eventmesh-tests"},
 			}}},
 		},
-		"events":           events,
-		"catalog":          catalog,
-		"knativeEventMesh": map[string]any{"events": announcements},
+		"events":  events,
+		"catalog": catalog,
 	}
 	data, err := yaml.Marshal(config)
 	if err != nil {

@@ -1,7 +1,7 @@
 /**
  * An events-plugin module for the Knative Event Mesh function's
  * announcements: it opens the events HTTP ingress for the topic
- * (knativeEventMesh.events.topic), takes only POSTs with a ServiceAccount
+ * (events.modules.knativeEventMesh.topic), takes only POSTs with a ServiceAccount
  * token or the shared secret it is configured for (none: it refuses all),
  * and lets the ingress take structured-mode CloudEvents.
  *
@@ -21,7 +21,7 @@ export const eventsModuleKnativeEventMesh = createBackendModule({
     env.registerInit({
       deps: { config: coreServices.rootConfig, events: eventsExtensionPoint, logger: coreServices.logger },
       async init({ config, events, logger }) {
-        const settings = readEventSettings(config);
+        const settings = readEventSettings(config, undefined, message => logger.warn(message));
         events.addHttpPostBodyParser({ contentType: 'application/cloudevents+json', parser: parseCloudEventsJson });
         events.addHttpPostIngress({ topic: settings.topic, validator: ingressValidator(settings) });
         const path = `/api/events/http/${settings.topic}`;
