@@ -6,6 +6,7 @@ import type {
   SchedulerServiceTaskScheduleDefinition,
 } from '@backstage/backend-plugin-api';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isError } from '@backstage/errors';
 import { durationToMilliseconds, type HumanDuration } from '@backstage/types';
 import type { EntityProvider, EntityProviderConnection } from '@backstage/plugin-catalog-node';
 import type { EventParams, EventsService } from '@backstage/plugin-events-node';
@@ -133,7 +134,8 @@ export class KnativeEventMeshProvider implements EntityProvider {
           await this.scheduler.triggerTask(this.taskId());
           return;
         } catch (err) {
-          if ((err as Error)?.name !== 'ConflictError' || Date.now() > deadline) {
+          // The scheduler's ConflictError (@backstage/errors): the task runs.
+          if (!isError(err) || err.name !== 'ConflictError' || Date.now() > deadline) {
             this.logger.warn(`Knative Event Mesh provider ${this.config.id}: could not trigger the scheduled read after an announced one: ${describe(err)}`);
             return;
           }
@@ -335,8 +337,8 @@ function millisecondsOf(d: SchedulerServiceTaskScheduleDefinition['timeout']): n
 }
 
 function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
+  if (isError(err)) {
+    const cause = isError(err.cause) ? ` (${err.cause.message})` : '';
     return `${err.message}${cause}`;
   }
   return String(err);

@@ -71,16 +71,19 @@ test('readEventSettings still reads knativeEventMesh.events, with a deprecation 
 });
 
 test('readAnnouncement reads binary and structured mode, and says what is not a CloudEvent', () => {
+  const binary = { 'ce-specversion': '1.0', 'ce-source': '/s', 'content-type': 'application/json' };
   const cases: [unknown, unknown][] = [
-    [{ metadata: { 'ce-type': 'a', 'ce-subject': 's', 'ce-id': '1' } }, { type: 'a', subject: 's', id: '1' }],
-    [{ metadata: { 'ce-type': ['a', 'b'] } }, { type: 'a', subject: '', id: '' }],
-    [{ eventPayload: { specversion: '1.0', type: 'a', subject: 's', id: '2' } }, { type: 'a', subject: 's', id: '2' }],
-    [{ eventPayload: '{"specversion":"1.0","type":"a"}' }, { type: 'a', subject: '', id: '' }],
-    [{ eventPayload: '{not json' }, { problem: /not JSON/ }],
-    [{ eventPayload: [] }, { problem: /neither a ce-type header/ }],
-    [{ eventPayload: { type: 'a' } }, { problem: /not a CloudEvent/ }],
-    [{}, { problem: /neither/ }],
-    [null, { problem: /neither/ }],
+    [{ metadata: { ...binary, 'ce-type': 'a', 'ce-subject': 's', 'ce-id': '1' }, eventPayload: {} }, { type: 'a', subject: 's', id: '1' }],
+    [{ metadata: { ...binary, 'ce-type': ['a', 'b'], 'ce-id': '1' }, eventPayload: {} }, { type: 'a', subject: '', id: '1' }],
+    // Structured mode, from the ingress or through the bus (no headers).
+    [{ eventPayload: { specversion: '1.0', type: 'a', source: '/s', subject: 's', id: '2' } }, { type: 'a', subject: 's', id: '2' }],
+    [{ eventPayload: '{"specversion":"1.0","type":"a","source":"/s","id":"3"}' }, { type: 'a', subject: '', id: '3' }],
+    [{ metadata: { ...binary, 'ce-type': 'a' }, eventPayload: {} }, { problem: /not a CloudEvent in binary mode/ }],
+    [{ eventPayload: '{not json' }, { problem: /not a CloudEvent in structured mode/ }],
+    [{ eventPayload: [] }, { problem: /not a CloudEvent|empty/ }],
+    [{ eventPayload: { type: 'a' } }, { problem: /not a CloudEvent in structured mode/ }],
+    [{}, { problem: /not a CloudEvent/ }],
+    [null, { problem: /not a CloudEvent/ }],
   ];
   for (const [event, want] of cases) {
     const got = readAnnouncement(event as never);

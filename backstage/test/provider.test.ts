@@ -114,7 +114,7 @@ test('a function that is down is logged, and nothing is applied', async t => {
 });
 
 function announcement(subject: string, type = EVENT_TYPE): EventParams {
-  return { topic: 'knative-eventmesh', eventPayload: {}, metadata: { 'ce-type': type, 'ce-subject': subject, 'ce-id': '1', 'ce-specversion': '1.0' } };
+  return { topic: 'knative-eventmesh', eventPayload: {}, metadata: { 'ce-type': type, 'ce-subject': subject, 'ce-id': '1', 'ce-specversion': '1.0', 'ce-source': '/test' } };
 }
 
 test('an announcement makes it read again; a burst makes at most two reads', async t => {
@@ -141,7 +141,7 @@ test('announcements are routed by subject, and other events are ignored', async 
   await new Promise(resolve => setTimeout(resolve, 100));
   assert.equal(fn.requests.length, 1, 'an announcement for another cluster, or another event, made a read');
   assert.ok(logger.lines.some(l => /only dev\.knative\.eventmesh\.changed refreshes/.test(l.message)));
-  assert.ok(logger.lines.some(l => /not JSON/.test(l.message)));
+  assert.ok(logger.lines.some(l => /not a CloudEvent in structured mode/.test(l.message)));
   await provider.onEvent(announcement('east'));
   await eventually(() => fn.requests.length === 2);
 });
