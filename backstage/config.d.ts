@@ -22,7 +22,7 @@ export interface Config {
 interface KnativeEventMeshEvents {
   /** The events topic; the ingress takes POSTs at /api/events/http/<topic>. Default: knative-eventmesh. */
   topic?: string;
-  /** The least time between two reads of one provider caused by announcements. Default: 2 seconds. */
+  /** The least time between two reads of one provider caused by announcements. Default: 500 milliseconds. */
   minInterval?: HumanDuration | string;
   /** Announcement subject (the function's CLUSTER_NAME) to the ids of the providers it refreshes. Without it, every announcement refreshes every provider. */
   clusters?: { [subject: string]: string[] };

@@ -53,7 +53,7 @@ export function readProviderConfigs(config: Config): ProviderConfig[] {
 /** The events topic announcements arrive on by default. */
 export const DEFAULT_TOPIC = 'knative-eventmesh';
 /** The least time between two reads of one provider caused by announcements. */
-export const DEFAULT_MIN_INTERVAL_MS = 2000;
+export const DEFAULT_MIN_INTERVAL_MS = 500;
 /** The header that carries the shared secret. */
 export const SECRET_HEADER = 'x-eventmesh-secret';
 

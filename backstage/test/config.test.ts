@@ -33,7 +33,7 @@ test('readProviderConfigs: tokenFile instead of token, and one of them only', ()
 test('readEventSettings: defaults, routes, and a route to an unknown provider', () => {
   assert.deepEqual(readEventSettings(new ConfigReader({}), ['east']), {
     topic: 'knative-eventmesh',
-    minIntervalMs: 2000,
+    minIntervalMs: 500,
     clusters: undefined,
     secret: undefined,
     insecureAllowUnauthenticated: false,
