@@ -63,7 +63,6 @@ func (f *Function) pushConfig(namespace, service string) announce.Config {
 		Subject:  p.ClusterName,
 		DataRef:  cmp.Or(p.MeshURL, serviceURL(namespace, service)) + meshPath,
 		Debounce: p.Debounce,
-		MaxDelay: 10 * p.Debounce,
 		Holder:   holder(),
 		ClaimTTL: p.ClaimTTL,
 		RetryMin: min(time.Second, p.Debounce),
@@ -76,6 +75,7 @@ func (f *Function) pushConfig(namespace, service string) announce.Config {
 		MaxIndexBytes: p.MaxIndexBytes,
 		// Building (at most the mesh timeout), then sending within the claim.
 		SyncTimeout: f.settings.Timeout + p.ClaimTTL,
+		TokenFile:   p.TokenFile,
 	}
 	if p.Secret != "" {
 		cfg.Header = http.Header{SecretHeader: {p.Secret}}

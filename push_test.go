@@ -16,7 +16,6 @@ func TestPushConfig(t *testing.T) {
 		namespace, service string
 		wantSource         string
 		wantDataRef        string
-		wantMaxDelay       time.Duration
 		wantRetryMin       time.Duration
 		wantSecret         string
 	}{{
@@ -26,14 +25,12 @@ func TestPushConfig(t *testing.T) {
 		service:      "eventmesh",
 		wantSource:   "/apis/serving.knative.dev/v1/namespaces/knative-eventing/services/eventmesh",
 		wantDataRef:  "http://eventmesh.knative-eventing.svc.cluster.local/v1/getEventMesh",
-		wantMaxDelay: 10 * time.Second,
 		wantRetryMin: time.Second,
 	}, {
 		name:         "no ksvc",
 		push:         PushSettings{Sink: "http://sink", Debounce: 3 * time.Second, ClaimTTL: 30 * time.Second},
 		wantSource:   "/eventmesh",
 		wantDataRef:  "http://localhost:8080/v1/getEventMesh",
-		wantMaxDelay: 30 * time.Second,
 		wantRetryMin: time.Second,
 	}, {
 		name: "set source, URL and secret",
@@ -43,7 +40,6 @@ func TestPushConfig(t *testing.T) {
 		service:      "eventmesh",
 		wantSource:   "/clusters/prod",
 		wantDataRef:  "https://mesh.example.com/v1/getEventMesh",
-		wantMaxDelay: 2 * time.Second,
 		wantRetryMin: 200 * time.Millisecond,
 		wantSecret:   "s3cret",
 	}} {
@@ -53,8 +49,8 @@ func TestPushConfig(t *testing.T) {
 			if cfg.Source != tc.wantSource || cfg.DataRef != tc.wantDataRef {
 				t.Errorf("source %q, dataref %q; want %q, %q", cfg.Source, cfg.DataRef, tc.wantSource, tc.wantDataRef)
 			}
-			if cfg.MaxDelay != tc.wantMaxDelay || cfg.RetryMin != tc.wantRetryMin {
-				t.Errorf("max delay %s, retry min %s; want %s, %s", cfg.MaxDelay, cfg.RetryMin, tc.wantMaxDelay, tc.wantRetryMin)
+			if cfg.Debounce != tc.push.Debounce || cfg.RetryMin != tc.wantRetryMin {
+				t.Errorf("debounce %s, retry min %s; want %s, %s", cfg.Debounce, cfg.RetryMin, tc.push.Debounce, tc.wantRetryMin)
 			}
 			if cfg.SyncTimeout != 50*time.Second {
 				t.Errorf("sync timeout %s, want the mesh timeout plus the claim TTL, 50s", cfg.SyncTimeout)

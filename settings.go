@@ -37,7 +37,9 @@ type PushSettings struct {
 	Sink string
 	// ClusterName becomes the subject of announcements (CLUSTER_NAME).
 	ClusterName string
-	// Debounce is the quiet time before a rebuild (PUSH_DEBOUNCE).
+	// Debounce is the least time between two rebuilds (PUSH_DEBOUNCE): a
+	// change after a quiet Debounce is rebuilt at once, the rest of a
+	// burst when Debounce has passed.
 	Debounce time.Duration
 	// ClaimTTL is how long a claim to announce holds (PUSH_CLAIM_TTL).
 	ClaimTTL time.Duration
@@ -60,6 +62,10 @@ type PushSettings struct {
 	// announcement in the X-Eventmesh-Secret header, for a sink that takes
 	// announcements only from the function. It is never logged.
 	Secret string
+	// TokenFile holds a token sent as Authorization: Bearer with every
+	// announcement, read at each send (PUSH_TOKEN_FILE; default where a
+	// SinkBinding mounts its OIDC token). A missing file sends none.
+	TokenFile string
 }
 
 // Defaults of Settings.
@@ -68,7 +74,10 @@ const (
 	DefaultPageSize = 2000
 	DefaultDebounce = time.Second
 	DefaultClaimTTL = 30 * time.Second
-	DefaultStateCM  = "eventmesh-state"
+	// DefaultTokenFile is where a SinkBinding mounts the OIDC token of the
+	// sink's audience, when Knative's authentication-oidc is on.
+	DefaultTokenFile = "/oidc/token"
+	DefaultStateCM   = "eventmesh-state"
 	// maxConfigMapBytes is what a ConfigMap may hold in all.
 	maxConfigMapBytes = 1 << 20
 )
@@ -122,6 +131,7 @@ func readPushSettings(env map[string]string) (PushSettings, error) {
 		MeshURL:        strings.TrimSuffix(env["MESH_URL"], "/"),
 		MaxIndexBytes:  announce.DefaultMaxIndexBytes,
 		Secret:         env["PUSH_SECRET"],
+		TokenFile:      cmp.Or(env["PUSH_TOKEN_FILE"], DefaultTokenFile),
 	}
 	if p.Sink != "" {
 		if u, err := url.Parse(p.Sink); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {

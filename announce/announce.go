@@ -3,7 +3,8 @@
 // one announced, sends one dev.knative.eventmesh.changed event to the sink.
 //
 // Announcing is at least once, and exactly once in the common case:
-//   - bursts of notifications are debounced into one rebuild;
+//   - the first notification after a quiet period is rebuilt at once; the
+//     rest of a burst is coalesced into one rebuild per Debounce;
 //   - the last announced mesh is kept in a ConfigMap (State), so an
 //     unchanged mesh announces nothing, also after a restart;
 //   - an instance writes a Claim into that ConfigMap (an update guarded by
@@ -25,9 +26,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -63,9 +67,10 @@ type Config struct {
 	Subject string
 	// DataRef is the URL of GET /v1/getEventMesh.
 	DataRef string
-	// Debounce is how long the cluster must stay quiet before the mesh is
-	// rebuilt; MaxDelay bounds how long a stream of changes can put it off.
-	Debounce, MaxDelay time.Duration
+	// Debounce is the least time between two syncs: a change after a
+	// quiet Debounce is synced at once, the rest of a burst at the end of
+	// the window.
+	Debounce time.Duration
 	// Holder names this instance in claims.
 	Holder string
 	// ClaimTTL is how long a claim holds. It must exceed one attempt to
@@ -91,6 +96,10 @@ type Config struct {
 	// Header holds headers sent with every announcement, such as a
 	// shared secret the sink checks.
 	Header http.Header
+	// TokenFile, when set, is a file holding a token sent as
+	// Authorization: Bearer with each announcement, read at each send (a
+	// projected ServiceAccount token rotates). A missing file sends none.
+	TokenFile string
 }
 
 // BuildFunc builds the mesh to announce.
@@ -144,42 +153,32 @@ func (a *Announcer) Notify() {
 	}
 }
 
-// Run announces changes until ctx ends: it waits for a notification,
-// debounces, and syncs until the sync succeeds, is rejected, or ran out of
-// attempts.
+// Run announces changes until ctx ends, at most one sync per Debounce:
+// the first notification after Debounce without a sync is synced at once
+// (the leading edge); those that follow within Debounce of that sync are
+// coalesced into one sync when Debounce has passed. However long a burst
+// goes on, it syncs once per Debounce. Each sync runs until it succeeds,
+// is rejected, or ran out of attempts.
 func (a *Announcer) Run(ctx context.Context) {
+	var last time.Time // when the last sync started
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.notify:
 		}
-		if !a.debounce(ctx) {
-			return
+		if !last.IsZero() {
+			if !a.clockSleep(ctx, a.cfg.Debounce-a.clock.Since(last)) {
+				return
+			}
 		}
+		// This sync covers what was notified while it waited.
+		select {
+		case <-a.notify:
+		default:
+		}
+		last = a.clock.Now()
 		a.syncUntilDone(ctx)
-	}
-}
-
-// debounce waits until no notification came for Debounce, or MaxDelay has
-// passed. It returns false when ctx ended.
-func (a *Announcer) debounce(ctx context.Context) bool {
-	deadline := a.clock.NewTimer(a.cfg.MaxDelay)
-	defer deadline.Stop()
-	quiet := a.clock.NewTimer(a.cfg.Debounce)
-	defer quiet.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-deadline.C():
-			return true
-		case <-quiet.C():
-			return true
-		case <-a.notify:
-			quiet.Stop()
-			quiet = a.clock.NewTimer(a.cfg.Debounce)
-		}
 	}
 }
 
@@ -417,20 +416,65 @@ func delta(old, new Index) *Delta {
 	return &d
 }
 
-// send sends ev to the sink and waits for it to be accepted. A status
-// that Knative Eventing would not retry is a *RejectedError.
+// send sends ev to the sink, in structured mode, and waits for it to be
+// accepted. A status that Knative Eventing would not retry is a
+// *RejectedError.
 func (a *Announcer) send(ctx context.Context, ev cloudevents.Event) error {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.ClaimTTL/2)
 	defer cancel()
+	token, err := readToken(a.cfg.TokenFile)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		ctx = cehttp.WithCustomHeader(ctx, http.Header{"Authorization": {"Bearer " + token}})
+	}
+	// Structured mode: the attributes travel in the body, which survives
+	// what keeps only a body (Backstage's events bus, for one).
+	ctx = cloudevents.WithEncodingStructured(ctx)
 	res := a.client.Send(cloudevents.ContextWithTarget(ctx, a.cfg.Sink), ev)
 	if cloudevents.IsACK(res) {
 		return nil
 	}
-	err := fmt.Errorf("sending %s to %s: %w", ev.ID(), a.cfg.Sink, res)
-	if status, ok := statusOf(res); ok && !retryable(status) {
+	err = fmt.Errorf("sending %s to %s: %w", ev.ID(), a.cfg.Sink, res)
+	status, ok := statusOf(res)
+	switch {
+	case ok && (status == http.StatusUnauthorized || status == http.StatusForbidden):
+		// Retried, a bounded number of times: the token rotates, and the
+		// sink's configuration may be fixed meanwhile.
+		return fmt.Errorf("%w: %s", err, authHint(a.cfg.TokenFile, token != "", a.cfg.Header))
+	case ok && !retryable(status):
 		return &RejectedError{ID: ev.ID(), Status: status, Err: err}
 	}
 	return err
+}
+
+// readToken returns the token in file, "" when file is "" or missing.
+func readToken(file string) (string, error) {
+	if file == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the token file %s: %w", file, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// authHint says the likely cause of a sink's 401 or 403.
+func authHint(tokenFile string, sentToken bool, header http.Header) string {
+	if sentToken {
+		return "the sink refused the function's token from " + tokenFile +
+			": check that Backstage's ingress takes tokens of this audience and subject (serviceAccount.audience, serviceAccount.subjects)"
+	}
+	if len(header) > 0 {
+		return "the sink refused the shared secret: set the same value in PUSH_SECRET and in Backstage's ingress secret"
+	}
+	return "the function sent no credentials: no token at " + tokenFile +
+		" (enable Knative's authentication-oidc so the SinkBinding mounts one, with the audience Backstage expects) and no PUSH_SECRET"
 }
 
 // Digest returns the digest of an encoded mesh.

@@ -5,35 +5,47 @@ export interface Config {
   catalog?: {
     providers?: {
       /** Knative Event Mesh providers, by id (the entities' spec.lifecycle). */
-      knativeEventMesh?: {
-        [id: string]: {
-          /** The function's URL (or URL/namespaces/<ns>); the provider reads {baseUrl}/v1/getEventMesh. */
-          baseUrl: string;
-          /**
-           * A ServiceAccount token the function reads the mesh with.
-           * @visibility secret
-           */
-          token: string;
-          /** How often to read the mesh besides announcements. Default: every 5 minutes, 1 minute timeout. */
-          schedule?: SchedulerServiceTaskScheduleDefinitionConfig;
-        };
-      };
+      events?: {
+    modules?: {
+      /** The Knative Event Mesh events module: how the function's announcements (dev.knative.eventmesh.changed) refresh the providers. */
+      knativeEventMesh?: KnativeEventMeshEvents;
     };
   };
+  /** @deprecated use events.modules.knativeEventMesh */
   knativeEventMesh?: {
-    /** How the function's announcements (dev.knative.eventmesh.changed) refresh the providers. */
-    events?: {
-      /** The events topic; the ingress takes POSTs at /api/events/http/<topic>. Default: knative-eventmesh. */
-      topic?: string;
-      /** The least time between two reads of one provider caused by announcements. Default: 2 seconds. */
-      minInterval?: HumanDuration | string;
-      /** Announcement subject (the function's CLUSTER_NAME) to the ids of the providers it refreshes. Without it, every announcement refreshes every provider. */
-      clusters?: { [subject: string]: string[] };
-      /**
-       * A shared secret: the ingress answers 401 to a POST whose X-Eventmesh-Secret header does not hold it. Off when unset.
-       * @visibility secret
-       */
-      secret?: string;
-    };
+    /** @deprecated use events.modules.knativeEventMesh */
+    events?: KnativeEventMeshEvents;
   };
+}
+
+/** The events module's settings. */
+interface KnativeEventMeshEvents {
+  /** The events topic; the ingress takes POSTs at /api/events/http/<topic>. Default: knative-eventmesh. */
+  topic?: string;
+  /** The least time between two reads of one provider caused by announcements. Default: 500 milliseconds. */
+  minInterval?: HumanDuration | string;
+  /** Announcement subject (the function's CLUSTER_NAME) to the ids of the providers it refreshes. Without it, every announcement refreshes every provider. */
+  clusters?: { [subject: string]: string[] };
+  /** ServiceAccount tokens the ingress takes (Authorization: Bearer), checked against the cluster's keys: the preferred way in. */
+  serviceAccount?: {
+    /** The tokens' issuer (the API server's --service-account-issuer). */
+    issuer: string;
+    /** The audience the tokens must be for. */
+    audience: string;
+    /** The subjects (system:serviceaccount:<namespace>:<name>) that may announce. */
+    subjects: string[];
+    /** The JWKS URL. Default: jwks_uri of <issuer>/.well-known/openid-configuration. */
+    jwksUrl?: string;
+    /** A PEM file of the CA of the API server's certificate. */
+    caFile?: string;
+    /** A file holding a token the keys are fetched with, read at each fetch. */
+    tokenFile?: string;
+  };
+  /**
+   * A shared secret: the ingress takes a POST whose X-Eventmesh-Secret header holds it.
+   * @visibility secret
+   */
+  secret?: string;
+  /** Takes announcements from anyone. Without it, serviceAccount or secret, the ingress refuses every POST. */
+  insecureAllowUnauthenticated?: boolean;
 }

@@ -1,4 +1,6 @@
 import type { EventParams } from '@backstage/plugin-events-node';
+import { isError } from '@backstage/errors';
+import { HTTP, type CloudEvent } from 'cloudevents';
 
 /** The type of the function's announcements. */
 export const EVENT_TYPE = 'dev.knative.eventmesh.changed';
@@ -11,46 +13,52 @@ export interface Announcement {
 }
 
 /**
- * Reads the CloudEvent attributes of an event the events HTTP ingress
- * published: from the ce-* headers (binary mode, in metadata), else from
- * the body (structured mode). Returns them, or { problem } saying why the
- * event is not a CloudEvent. It never throws.
+ * Reads the CloudEvent of an event the events HTTP ingress published, with
+ * the CloudEvents SDK: in binary mode from the ce-* headers (in metadata)
+ * and the body; in structured mode from the body alone, as it also arrives
+ * through Backstage's events bus, which carries no headers. Returns its
+ * attributes, or { problem } saying why the event is not a CloudEvent. It
+ * never throws.
  */
 export function readAnnouncement(event: Partial<EventParams>): Announcement | { problem: string } {
   const metadata = typeof event?.metadata === 'object' && event.metadata !== null ? event.metadata : {};
-  const type = header(metadata, 'ce-type');
-  if (type !== undefined) {
-    return { type, subject: header(metadata, 'ce-subject') ?? '', id: header(metadata, 'ce-id') ?? '' };
-  }
-  let body: unknown = event?.eventPayload;
-  if (typeof body === 'string' || Buffer.isBuffer(body)) {
-    try {
-      body = JSON.parse(body.toString());
-    } catch (err) {
-      return { problem: `a body that is not JSON (${(err as Error).message}) and no ce-type header` };
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(metadata)) {
+    const v = Array.isArray(value) ? value[0] : value;
+    if (typeof v === 'string') {
+      headers[name.toLowerCase()] = v;
     }
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return { problem: 'neither a ce-type header (binary mode) nor a JSON object body (structured mode)' };
+  const binary = headers['ce-specversion'] !== undefined || headers['ce-type'] !== undefined;
+  if (!binary) {
+    headers['content-type'] = 'application/cloudevents+json';
   }
-  const o = body as Record<string, unknown>;
-  if (typeof o.type !== 'string' || typeof o.specversion !== 'string') {
-    return { problem: 'no ce-type header, and the body has no specversion and type: not a CloudEvent' };
+  const payload: unknown = event?.eventPayload;
+  const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : JSON.stringify(payload ?? null);
+  let ce: CloudEvent<unknown> | undefined;
+  try {
+    const parsed = HTTP.toEvent({ headers, body });
+    // A CloudEvent instance, typed as its interface.
+    ce = (Array.isArray(parsed) ? parsed[0] : parsed) as CloudEvent<unknown> | undefined;
+    // toEvent fills in what is missing: validate() says what must be there.
+    ce?.validate();
+  } catch (err) {
+    const mode = binary ? 'binary mode (ce-* headers)' : 'structured mode (a JSON body with specversion, type, source and id)';
+    return { problem: `not a CloudEvent in ${mode}: ${whyInvalid(err)}` };
   }
-  return {
-    type: o.type,
-    subject: typeof o.subject === 'string' ? o.subject : '',
-    id: typeof o.id === 'string' ? o.id : '',
-  };
+  if (!ce) {
+    return { problem: 'an empty batch of CloudEvents' };
+  }
+  return { type: ce.type, subject: ce.subject ?? '', id: ce.id };
 }
 
-/** The header's value (the first, if sent several times), or undefined. */
-function header(metadata: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const value = metadata[name];
-  if (Array.isArray(value)) {
-    return typeof value[0] === 'string' ? value[0] : undefined;
+/** What the SDK found wrong, on one line: the schema's messages, or the error's first line. */
+function whyInvalid(err: unknown): string {
+  const errors = (err as { errors?: unknown })?.errors;
+  if (Array.isArray(errors) && errors.length > 0) {
+    return errors.map(e => (typeof e?.message === 'string' ? e.message : String(e))).join('; ');
   }
-  return typeof value === 'string' ? value : undefined;
+  return (isError(err) ? err.message : String(err)).split('\n')[0];
 }
 
 /**

@@ -9,7 +9,10 @@ import { durationToMilliseconds } from '@backstage/types';
 export interface ProviderConfig {
   id: string;
   baseUrl: string;
-  token: string;
+  /** The reader's token, as 1.21.0 has it. Exactly one of token and tokenFile is set. */
+  token?: string;
+  /** A file that holds the reader's token, read at every read: a projected ServiceAccount token rotates. */
+  tokenFile?: string;
   schedule: SchedulerServiceTaskScheduleDefinition;
 }
 
@@ -19,7 +22,7 @@ export const DEFAULT_SCHEDULE: SchedulerServiceTaskScheduleDefinition = {
   timeout: { minutes: 1 },
 };
 
-/** Reads catalog.providers.knativeEventMesh, as 1.21.0 does. */
+/** Reads catalog.providers.knativeEventMesh, as 1.21.0 does, and tokenFile. */
 export function readProviderConfigs(config: Config): ProviderConfig[] {
   const providers = config.getOptionalConfig('catalog.providers.knativeEventMesh');
   if (!providers) {
@@ -27,10 +30,19 @@ export function readProviderConfigs(config: Config): ProviderConfig[] {
   }
   return providers.keys().map(id => {
     const c = providers.getConfig(id);
+    const token = c.getOptionalString('token');
+    const tokenFile = c.getOptionalString('tokenFile');
+    const key = `catalog.providers.knativeEventMesh.${id}`;
+    if (token === undefined && tokenFile === undefined) {
+      throw new Error(`${key} has neither token nor tokenFile: set tokenFile to a file that holds the reader's ServiceAccount token (or token to the token)`);
+    }
+    if (token !== undefined && tokenFile !== undefined) {
+      throw new Error(`${key} has both token and tokenFile: keep one`);
+    }
     return {
       id,
       baseUrl: c.getString('baseUrl'),
-      token: c.getString('token'),
+      ...(token !== undefined ? { token } : { tokenFile }),
       schedule: c.has('schedule')
         ? readSchedulerServiceTaskScheduleDefinitionFromConfig(c.getConfig('schedule'))
         : DEFAULT_SCHEDULE,
@@ -41,31 +53,81 @@ export function readProviderConfigs(config: Config): ProviderConfig[] {
 /** The events topic announcements arrive on by default. */
 export const DEFAULT_TOPIC = 'knative-eventmesh';
 /** The least time between two reads of one provider caused by announcements. */
-export const DEFAULT_MIN_INTERVAL_MS = 2000;
+export const DEFAULT_MIN_INTERVAL_MS = 500;
 /** The header that carries the shared secret. */
 export const SECRET_HEADER = 'x-eventmesh-secret';
 
-/** knativeEventMesh.events: how announcements refresh the providers. */
-export interface EventSettings {
+/** Where the events module's settings are, as the events modules of Backstage keep theirs. */
+export const SETTINGS = 'events.modules.knativeEventMesh';
+/** Where they were before: still read, with a deprecation warning. */
+export const OLD_SETTINGS = 'knativeEventMesh.events';
+
+/** events.modules.knativeEventMesh: how announcements refresh the providers. */
+export interface EventSettings extends IngressSettings {
   topic: string;
   minIntervalMs: number;
   /** Announcement subject (the function's CLUSTER_NAME) to provider ids; undefined routes every announcement to every provider. */
   clusters: Map<string, string[]> | undefined;
-  /** The shared secret the ingress requires, if any. */
+}
+
+/** Who may post announcements to the ingress. */
+export interface IngressSettings {
+  /** The ServiceAccount tokens the ingress takes: the preferred way in. */
+  serviceAccount?: {
+    /** The cluster's token issuer (the API server's --service-account-issuer). */
+    issuer: string;
+    /** The JWKS URL; without it, jwks_uri of the issuer's discovery document. */
+    jwksUrl?: string;
+    /** The CA of the API server's certificate, to fetch the keys over https. */
+    caFile?: string;
+    /** A token to fetch the keys with (the API server asks for one), read at each fetch. */
+    tokenFile?: string;
+    /** The audience the tokens must be for. */
+    audience: string;
+    /** The subjects (system:serviceaccount:<namespace>:<name>) that may announce. */
+    subjects: string[];
+  };
+  /** The shared secret the ingress takes, if any. */
   secret: string | undefined;
+  /** Takes announcements from anyone: for a trusted network only. */
+  insecureAllowUnauthenticated: boolean;
 }
 
 /**
- * Reads knativeEventMesh.events. A route to a provider id that is not
- * configured is an error, so that a typo does not silently stop refreshes.
+ * Reads events.modules.knativeEventMesh, or else the older
+ * knativeEventMesh.events, and says so through deprecated. A route to a
+ * provider id that is not configured is an error, so that a typo does not
+ * silently stop refreshes.
  */
-export function readEventSettings(config: Config, providerIds?: string[]): EventSettings {
-  const own = config.getOptionalConfig('knativeEventMesh.events');
+export function readEventSettings(config: Config, providerIds?: string[], deprecated: (message: string) => void = () => {}): EventSettings {
+  let key = SETTINGS;
+  let own = config.getOptionalConfig(SETTINGS);
+  const old = config.getOptionalConfig(OLD_SETTINGS);
+  if (old && own) {
+    deprecated(`${OLD_SETTINGS} is ignored: ${SETTINGS} is set. Remove ${OLD_SETTINGS}`);
+  } else if (old) {
+    deprecated(`${OLD_SETTINGS} is deprecated: move its settings to ${SETTINGS}`);
+    own = old;
+    key = OLD_SETTINGS;
+  }
   const topic = own?.getOptionalString('topic') ?? DEFAULT_TOPIC;
   const minIntervalMs = own?.has('minInterval')
     ? durationToMilliseconds(readDurationFromConfig(own, { key: 'minInterval' }))
     : DEFAULT_MIN_INTERVAL_MS;
   const secret = own?.getOptionalString('secret') || undefined;
+  const insecureAllowUnauthenticated = own?.getOptionalBoolean('insecureAllowUnauthenticated') ?? false;
+  const sa = own?.getOptionalConfig('serviceAccount');
+  const serviceAccount = sa && {
+    issuer: sa.getString('issuer'),
+    jwksUrl: sa.getOptionalString('jwksUrl'),
+    caFile: sa.getOptionalString('caFile'),
+    tokenFile: sa.getOptionalString('tokenFile'),
+    audience: sa.getString('audience'),
+    subjects: sa.getStringArray('subjects'),
+  };
+  if (serviceAccount && serviceAccount.subjects.length === 0) {
+    throw new Error(`${key}.serviceAccount.subjects is empty: list the subjects that may announce (system:serviceaccount:<namespace>:<name>)`);
+  }
   let clusters: Map<string, string[]> | undefined;
   const routes = own?.getOptionalConfig('clusters');
   if (routes) {
@@ -75,7 +137,7 @@ export function readEventSettings(config: Config, providerIds?: string[]): Event
       for (const id of ids) {
         if (providerIds && !providerIds.includes(id)) {
           throw new Error(
-            `knativeEventMesh.events.clusters.${subject} names the provider "${id}", which is not configured: ` +
+            `${key}.clusters.${subject} names the provider "${id}", which is not configured: ` +
               `add it under catalog.providers.knativeEventMesh (configured: ${providerIds.join(', ') || 'none'})`,
           );
         }
@@ -83,7 +145,7 @@ export function readEventSettings(config: Config, providerIds?: string[]): Event
       clusters.set(subject, ids);
     }
   }
-  return { topic, minIntervalMs, clusters, secret };
+  return { topic, minIntervalMs, clusters, secret, insecureAllowUnauthenticated, ...(serviceAccount ? { serviceAccount } : {}) };
 }
 
 /** Reports whether an announcement with this subject refreshes the provider id. */

@@ -49,12 +49,41 @@ export const ANNOTATION_BROKER = 'knative.dev/broker';
 /** ANNOTATION_AUTHORIZATION of an addressable EventPolicies apply to. */
 export const AUTHORIZATION_BY_POLICIES = 'event-policies';
 
+/**
+ * The annotation keys the provider owns: their values come from the mesh
+ * alone. An object's own annotation with one of these keys is dropped, so
+ * that whoever may annotate a Broker cannot make the catalog claim senders
+ * or subjects that Eventing never allowed.
+ */
+export const PROVIDER_ANNOTATIONS: ReadonlySet<string> = new Set([
+  ANNOTATION_AUDIENCE,
+  ANNOTATION_AUTHORIZATION,
+  ANNOTATION_EVENT_POLICIES,
+  ANNOTATION_ALLOWED_SENDERS,
+  ANNOTATION_ALLOWED_SENDER_IDS,
+  ANNOTATION_ALLOWED_SUBJECTS,
+  ANNOTATION_CALLS,
+  ANNOTATION_REPLIES,
+  ANNOTATION_SINK,
+  ANNOTATION_BROKER,
+]);
+
+/** An object whose own annotations used keys the provider owns, and which keys: they were dropped. */
+export interface DroppedAnnotations {
+  /** "<namespace>/<name>" of the object, and the list it came in. */
+  object: string;
+  list: string;
+  keys: string[];
+}
+
 /** What the entities take from the provider's configuration. */
 export interface EntityContext {
   /** The provider id: each entity's spec.lifecycle. */
   id: string;
   /** The configured baseUrl, as written: the entities' location. */
   baseUrl: string;
+  /** Told of each object whose own annotations used the provider's keys. */
+  onDropped?: (dropped: DroppedAnnotations) => void;
 }
 
 /**
@@ -64,16 +93,60 @@ export interface EntityContext {
  */
 export function meshEntities(mesh: EventMesh, context: EntityContext): Entity[] {
   const mode = mesh.defaultAuthorizationMode;
+  const names = new ComponentNames();
+  const c = (list: string): ListContext => ({ ...context, list, names });
   return [
-    ...mesh.eventTypes.map(e => eventTypeEntity(e, context)),
-    ...mesh.brokers.map(b => componentEntity(b, TYPE_BROKER, b.providedEventTypes, context, accessAnnotations(b, mode))),
-    ...mesh.subscribables.map(s => componentEntity(s, typeOf(s), s.providedEventTypes, context, accessAnnotations(s, mode))),
-    ...mesh.sources.map(s => componentEntity(s, typeOf(s), s.providedEventTypes, context)),
-    ...mesh.sinks.map(s => kindEntity(s, context, accessAnnotations(s, mode))),
-    ...mesh.eventTransforms.map(t => kindEntity(t, context, { ...accessAnnotations(t, mode), ...listAnnotation(ANNOTATION_SINK, refsText([t.sink])) })),
-    ...mesh.requestReplies.map(r => kindEntity(r, context, { ...accessAnnotations(r, mode), ...listAnnotation(ANNOTATION_BROKER, refsText([r.broker])) })),
-    ...mesh.flows.map(f => flowEntity(f, context, mode)),
+    ...mesh.eventTypes.map(e => eventTypeEntity(e, c('eventTypes'))),
+    ...mesh.brokers.map(b => componentEntity(b, TYPE_BROKER, b.providedEventTypes, c('brokers'), accessAnnotations(b, mode))),
+    ...mesh.subscribables.map(s => componentEntity(s, typeOf(s), s.providedEventTypes, c('subscribables'), accessAnnotations(s, mode))),
+    ...mesh.sources.map(s => componentEntity(s, typeOf(s), s.providedEventTypes, c('sources'))),
+    ...mesh.sinks.map(s => kindEntity(s, c('sinks'), accessAnnotations(s, mode))),
+    ...mesh.eventTransforms.map(t =>
+      kindEntity(t, c('eventTransforms'), { ...accessAnnotations(t, mode), ...listAnnotation(ANNOTATION_SINK, refsText([t.sink])) }),
+    ),
+    ...mesh.requestReplies.map(r =>
+      kindEntity(r, c('requestReplies'), { ...accessAnnotations(r, mode), ...listAnnotation(ANNOTATION_BROKER, refsText([r.broker])) }),
+    ),
+    ...mesh.flows.map(f => flowEntity(f, c('flows'), mode)),
   ];
+}
+
+/** The context of one list of the mesh. */
+interface ListContext extends EntityContext {
+  list: string;
+  names: ComponentNames;
+}
+
+/** The longest entity name Backstage accepts. */
+const MAX_NAME = 63;
+
+/**
+ * Gives each Component a name no other Component of its namespace has.
+ * An object keeps its own name unless a Component named before it has it:
+ * the lists are named in 1.21.0's order (brokers, subscribables, sources)
+ * and then sinks, transforms, request-replies and flows, so the kinds
+ * 1.21.0 shows keep its names. A later object of the same name is named
+ * "<name>_<kind>" (e.g. orders_jobsink). Kubernetes names have no "_", so
+ * that name is never another object's own.
+ */
+export class ComponentNames {
+  private readonly taken = new Set<string>();
+
+  /** The entity name of the object name of kind in namespace. */
+  of(namespace: string, name: string, kind: string): string {
+    const suffix = kind.toLowerCase();
+    const candidates = [name, `${name.slice(0, MAX_NAME - suffix.length - 1)}_${suffix}`];
+    for (const candidate of candidates) {
+      const key = `${namespace}/${candidate.toLowerCase()}`;
+      if (!this.taken.has(key)) {
+        this.taken.add(key);
+        return candidate;
+      }
+    }
+    // Two objects of one kind in one namespace share a name only across
+    // API groups: the last is named with its kind as it is.
+    return candidates[1];
+  }
 }
 
 function typeOf(t: Typed): string {
@@ -81,11 +154,24 @@ function typeOf(t: Typed): string {
 }
 
 /**
- * The object's annotations, then ours (extra), then the entity's location.
+ * The object's annotations but those under the provider's keys, then ours
+ * (extra), then the entity's location.
  */
-function annotationsOf(o: MeshObject, context: EntityContext, extra: Record<string, string> = {}): Record<string, string> {
+function annotationsOf(o: MeshObject, context: ListContext, extra: Record<string, string> = {}): Record<string, string> {
+  const own: Record<string, string> = {};
+  const dropped: string[] = [];
+  for (const [key, value] of Object.entries(o.annotations ?? {})) {
+    if (PROVIDER_ANNOTATIONS.has(key)) {
+      dropped.push(key);
+    } else {
+      own[key] = value;
+    }
+  }
+  if (dropped.length > 0) {
+    context.onDropped?.({ object: `${o.namespace}/${o.name}`, list: context.list, keys: dropped.sort() });
+  }
   const location = `url:${context.baseUrl}`;
-  return { ...(o.annotations ?? {}), ...extra, [ANNOTATION_LOCATION]: location, [ANNOTATION_ORIGIN_LOCATION]: location };
+  return { ...own, ...extra, [ANNOTATION_LOCATION]: location, [ANNOTATION_ORIGIN_LOCATION]: location };
 }
 
 /**
@@ -128,7 +214,7 @@ function listAnnotation(key: string, values: string[] | null | undefined): Recor
  * the processor finds it where the mesh names it as a consumer, and
  * Backstage's Kubernetes plugin finds its objects.
  */
-function kindEntity(t: Typed, context: EntityContext, extra: Record<string, string>): Entity {
+function kindEntity(t: Typed, context: ListContext, extra: Record<string, string>): Entity {
   const id = t.labels?.[ANNOTATION_KUBERNETES_ID];
   return componentEntity(t, typeOf(t), [], context, { ...(id ? { [ANNOTATION_KUBERNETES_ID]: id } : {}), ...extra });
 }
@@ -138,7 +224,7 @@ function kindEntity(t: Typed, context: EntityContext, extra: Record<string, stri
  * does, the Backstage ids of what receives its events: the processor
  * relates the flow to those Components (dependsOn).
  */
-function flowEntity(f: Flow, context: EntityContext, mode: string | undefined): Entity {
+function flowEntity(f: Flow, context: ListContext, mode: string | undefined): Entity {
   const entity = kindEntity(f, context, {
     ...accessAnnotations(f, mode),
     ...listAnnotation(ANNOTATION_CALLS, refsText(f.calls)),
@@ -148,7 +234,7 @@ function flowEntity(f: Flow, context: EntityContext, mode: string | undefined): 
   return entity;
 }
 
-function eventTypeEntity(e: EventType, context: EntityContext): Entity {
+function eventTypeEntity(e: EventType, context: ListContext): Entity {
   const links = e.schemaURL ? [{ title: 'View external schema', icon: 'scaffolder', url: e.schemaURL }] : [];
   const metadata: Entity['metadata'] = {
     name: e.name,
@@ -183,14 +269,14 @@ function componentEntity(
   o: MeshObject,
   type: string,
   provided: string[] | null | undefined,
-  context: EntityContext,
+  context: ListContext,
   extra: Record<string, string> = {},
 ): Entity {
   return {
     apiVersion: 'backstage.io/v1alpha1',
     kind: 'Component',
     metadata: {
-      name: o.name,
+      name: context.names.of(o.namespace, o.name, type.slice(type.lastIndexOf(':') + 1)),
       namespace: o.namespace,
       labels: o.labels || {},
       annotations: annotationsOf(o, context, extra),

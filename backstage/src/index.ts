@@ -26,6 +26,8 @@ export {
   ANNOTATION_SINK,
   ANNOTATION_BROKER,
   AUTHORIZATION_BY_POLICIES,
+  PROVIDER_ANNOTATIONS,
+  type DroppedAnnotations,
   type EntityContext,
 } from './entities';
 export {
@@ -53,6 +55,8 @@ export {
   DEFAULT_MIN_INTERVAL_MS,
   SECRET_HEADER,
   type ProviderConfig,
+  SETTINGS,
   type EventSettings,
+  type IngressSettings,
 } from './config';
 export { Coalescer } from './coalesce';

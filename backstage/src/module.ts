@@ -29,19 +29,29 @@ export const catalogModuleKnativeEventMesh = createBackendModule({
       },
       async init({ auth, catalog, config, events, lifecycle, logger, processing, scheduler }) {
         const configs = readProviderConfigs(config);
-        const eventSettings = readEventSettings(config, configs.map(c => c.id));
+        const eventSettings = readEventSettings(
+          config,
+          configs.map(c => c.id),
+          message => logger.warn(message),
+        );
         const providers = configs.map(
           c =>
             new KnativeEventMeshProvider({
               config: c,
               logger,
               taskRunner: scheduler.createScheduledTaskRunner(c.schedule),
+              scheduler,
               events,
               eventSettings,
             }),
         );
         processing.addEntityProvider(providers);
-        processing.addProcessor(new KnativeEventMeshProcessor(catalog, auth, logger));
+        processing.addProcessor(new KnativeEventMeshProcessor(
+            catalog,
+            auth,
+            logger,
+            configs.map(c => c.baseUrl),
+          ));
         lifecycle.addShutdownHook(() => {
           for (const provider of providers) {
             provider.stop();

@@ -39,23 +39,35 @@ type Ref = { kind: string; namespace: string; name: string };
  * - an addressable's Component to the Components its
  *   knative.dev/allowed-sender-ids annotation names ("<namespace>/<id>"):
  *   hasAllowedSender, and allowedSenderOf back.
+ *
+ * It relates only the entities the providers made: those whose location
+ * is one of the providers' baseUrls. The catalog sets the location of an
+ * entity read from a file or URL itself, so a team's catalog-info.yaml
+ * cannot claim relations through these annotations.
  */
 export class KnativeEventMeshProcessor implements CatalogProcessor {
   private readonly logger: LoggerService;
+  private readonly baseUrls: ReadonlySet<string>;
 
+  /** baseUrls are the providers' configured baseUrls, as written. */
   constructor(
     private readonly catalog: CatalogService,
     private readonly auth: AuthService,
     logger: LoggerService,
+    baseUrls: string[],
   ) {
     this.logger = logger.child({ target: this.getProcessorName() });
+    this.baseUrls = new Set(baseUrls);
   }
 
   getProcessorName(): string {
     return 'knative-event-mesh-processor';
   }
 
-  async preProcessEntity(entity: Entity, _location: LocationSpec, emit: CatalogProcessorEmit): Promise<Entity> {
+  async preProcessEntity(entity: Entity, location: LocationSpec, emit: CatalogProcessorEmit): Promise<Entity> {
+    if (location.type !== 'url' || !this.baseUrls.has(location.target)) {
+      return entity; // not a provider's entity
+    }
     const namespace = entity.metadata.namespace ?? 'default';
     const self = { kind: entity.kind, namespace, name: entity.metadata.name };
     const relate = async (ids: string[], ns: string, type: string, reverse: string) => {

@@ -1,14 +1,23 @@
-import type { LoggerService, SchedulerServiceTaskRunner } from '@backstage/backend-plugin-api';
+import { readFile } from 'node:fs/promises';
+import type {
+  LoggerService,
+  SchedulerService,
+  SchedulerServiceTaskRunner,
+  SchedulerServiceTaskScheduleDefinition,
+} from '@backstage/backend-plugin-api';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isError } from '@backstage/errors';
+import { durationToMilliseconds, type HumanDuration } from '@backstage/types';
 import type { EntityProvider, EntityProviderConnection } from '@backstage/plugin-catalog-node';
 import type { EventParams, EventsService } from '@backstage/plugin-events-node';
 import { EVENT_TYPE, quote, readAnnouncement } from './announcement';
 import { Coalescer } from './coalesce';
-import { routes, type EventSettings, type ProviderConfig } from './config';
-import { meshEntities } from './entities';
+import { SETTINGS, routes, type EventSettings, type ProviderConfig } from './config';
+import { meshEntities, type DroppedAnnotations } from './entities';
 import { parseEventMesh } from './mesh';
 
-/** How long one read of the mesh may take. */
-const READ_TIMEOUT_MS = 60_000;
+/** How often a trigger of the scheduled read is tried while that read runs. */
+const TRIGGER_RETRY_MS = 1000;
 
 /** What a KnativeEventMeshProvider needs. */
 export interface KnativeEventMeshProviderOptions {
@@ -16,6 +25,12 @@ export interface KnativeEventMeshProviderOptions {
   logger: LoggerService;
   /** Runs the scheduled reads (scheduler.createScheduledTaskRunner). */
   taskRunner: SchedulerServiceTaskRunner;
+  /**
+   * The scheduler of taskRunner. After a read an announcement caused, the
+   * provider triggers the scheduled read through it, so that the last
+   * write is of a read that started after every other replica's.
+   */
+  scheduler?: Pick<SchedulerService, 'triggerTask'>;
   /** With events and eventSettings, announcements make the provider read the mesh at once. */
   events?: EventsService;
   eventSettings?: EventSettings;
@@ -34,6 +49,9 @@ export class KnativeEventMeshProvider implements EntityProvider {
   private readonly config: ProviderConfig;
   private readonly logger: LoggerService;
   private readonly taskRunner: SchedulerServiceTaskRunner;
+  private readonly scheduler?: Pick<SchedulerService, 'triggerTask'>;
+  /** Whether a trigger of the scheduled read is under way. */
+  private triggering = false;
   private readonly events?: EventsService;
   private readonly eventSettings?: EventSettings;
   private readonly coalescer: Coalescer | undefined;
@@ -43,16 +61,25 @@ export class KnativeEventMeshProvider implements EntityProvider {
   private running: Promise<unknown> = Promise.resolve();
   /** How many entities the last good read applied. */
   private lastGood: number | undefined;
+  /** How long one read may take: the schedule's timeout. */
+  private readonly timeoutMs: number;
+  /** The objects whose forged annotations were already logged. */
+  private readonly warned = new Set<string>();
 
   constructor(options: KnativeEventMeshProviderOptions) {
     this.config = options.config;
+    this.timeoutMs = millisecondsOf(options.config.schedule.timeout);
     this.taskRunner = options.taskRunner;
+    this.scheduler = options.scheduler;
     this.events = options.events;
     this.eventSettings = options.eventSettings;
     this.logger = options.logger.child({ target: this.getProviderName() });
     if (this.events && this.eventSettings) {
       this.coalescer = new Coalescer(async () => {
-        await this.read('announcement');
+        const result = await this.read('announcement');
+        if (result.ok) {
+          void this.triggerScheduledRead();
+        }
       }, this.eventSettings.minIntervalMs);
     }
   }
@@ -72,11 +99,52 @@ export class KnativeEventMeshProvider implements EntityProvider {
       });
     }
     await this.taskRunner.run({
-      id: `${this.getProviderName()}:run`,
-      fn: async () => {
-        await this.read('schedule');
+      id: this.taskId(),
+      // The scheduler aborts the signal at the schedule's timeout, or when it stops.
+      fn: async signal => {
+        await this.read('schedule', signal);
       },
     });
+  }
+
+  /** The id of the scheduled read's task. */
+  private taskId(): string {
+    return `${this.getProviderName()}:run`;
+  }
+
+  /**
+   * Triggers the scheduled read once more. An announced read runs at once
+   * on the replica that took the announcement, outside the scheduler's
+   * lock: a scheduled read of another replica that fetched the mesh before
+   * the change could write after it. The scheduler runs its task on one
+   * replica at a time, so the triggered run starts after any such read
+   * ended and writes the newest mesh. While the task runs, the scheduler
+   * refuses the trigger (409): it is tried again every second, until the
+   * run under way must have ended (its timeout).
+   */
+  private async triggerScheduledRead(): Promise<void> {
+    if (!this.scheduler || this.triggering) {
+      return; // a trigger under way does the same
+    }
+    this.triggering = true;
+    try {
+      const deadline = Date.now() + this.timeoutMs + TRIGGER_RETRY_MS;
+      while (!this.abort.signal.aborted) {
+        try {
+          await this.scheduler.triggerTask(this.taskId());
+          return;
+        } catch (err) {
+          // The scheduler's ConflictError (@backstage/errors): the task runs.
+          if (!isError(err) || err.name !== 'ConflictError' || Date.now() > deadline) {
+            this.logger.warn(`Knative Event Mesh provider ${this.config.id}: could not trigger the scheduled read after an announced one: ${describe(err)}`);
+            return;
+          }
+        }
+        await sleep(TRIGGER_RETRY_MS, undefined, { signal: this.abort.signal }).catch(() => {});
+      }
+    } finally {
+      this.triggering = false;
+    }
   }
 
   /** Stops reading on announcements and aborts a read under way. */
@@ -104,7 +172,7 @@ export class KnativeEventMeshProvider implements EntityProvider {
     if (!routes(settings, announcement.subject, this.config.id)) {
       if (!settings.clusters?.has(announcement.subject)) {
         // No provider takes it: each provider says so once.
-        this.logger.info(`Ignored a mesh change announced for ${what}: knativeEventMesh.events.clusters routes it to no provider`);
+        this.logger.info(`Ignored a mesh change announced for ${what}: ${SETTINGS}.clusters routes it to no provider`);
       } else {
         this.logger.debug(`Mesh change announced for ${what}: routed to other providers than ${this.config.id}`);
       }
@@ -117,16 +185,30 @@ export class KnativeEventMeshProvider implements EntityProvider {
   /**
    * Reads the mesh and applies its entities. It never throws: a failure is
    * logged with the provider id and what went wrong, and the catalog keeps
-   * the entities of the last good read.
+   * the entities of the last good read. The read ends when signal aborts,
+   * and at the latest after the schedule's timeout.
    */
-  read(reason: 'schedule' | 'announcement' | 'test'): Promise<ReadResult> {
-    const next = this.running.then(() => this.readOnce(reason));
+  read(reason: 'schedule' | 'announcement' | 'test', signal?: AbortSignal): Promise<ReadResult> {
+    const next = this.running.then(() => this.readOnce(reason, signal)).catch((err: unknown): ReadResult => {
+      // readOnce handles every failure it knows: this keeps the chain going.
+      const error = `the read failed: ${describe(err)}`;
+      try {
+        this.logger.error(`Knative Event Mesh provider ${this.config.id}: ${error}`);
+      } catch {
+        // the logger failed too: the result says what happened
+      }
+      return { ok: false, error };
+    });
     this.running = next;
     return next;
   }
 
-  private async readOnce(reason: string): Promise<ReadResult> {
-    const result = await this.fetchAndApply();
+  private async readOnce(reason: string, signal: AbortSignal | undefined): Promise<ReadResult> {
+    const signals = [this.abort.signal, AbortSignal.timeout(this.timeoutMs)];
+    if (signal) {
+      signals.push(signal);
+    }
+    const result = await this.fetchAndApply(AbortSignal.any(signals));
     if (result.ok) {
       this.lastGood = result.entities;
       this.logger.info(`Read ${result.entities} entities of the Knative Event Mesh (${reason})`);
@@ -137,16 +219,27 @@ export class KnativeEventMeshProvider implements EntityProvider {
     return result;
   }
 
-  private async fetchAndApply(): Promise<ReadResult> {
+  private async fetchAndApply(signal: AbortSignal): Promise<ReadResult> {
     if (!this.connection) {
       return { ok: false, error: 'not connected to the catalog yet' };
     }
+    if (signal.aborted) {
+      return { ok: false, error: `not read: ${describe(signal.reason)}` };
+    }
     const url = `${this.config.baseUrl.replace(/\/$/, '')}/v1/getEventMesh`;
+    let token: string;
+    try {
+      token = await this.token();
+    } catch (err) {
+      return { ok: false, error: describe(err) };
+    }
     let response: Response;
     try {
       response = await fetch(url, {
-        headers: { Authorization: `Bearer ${this.config.token}`, Accept: 'application/json' },
-        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(READ_TIMEOUT_MS)]),
+        headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
+        signal,
+        // A redirect would carry the token elsewhere: it is an error.
+        redirect: 'manual',
       });
     } catch (err) {
       return { ok: false, error: `could not reach ${url}: ${describe(err)}; check baseUrl and that the function is up` };
@@ -157,6 +250,13 @@ export class KnativeEventMeshProvider implements EntityProvider {
     } catch (err) {
       return { ok: false, error: `reading the answer of ${url}: ${describe(err)}` };
     }
+    if (response.status >= 300 && response.status < 400) {
+      const location = response.headers.get('location') ?? 'nowhere';
+      return {
+        ok: false,
+        error: `GET ${url} answered ${response.status}, a redirect to ${quote(location)}: the provider follows no redirect, as it would send the token there; set baseUrl to the function's own URL`,
+      };
+    }
     if (!response.ok) {
       return { ok: false, error: `GET ${url} answered ${response.status} ${response.statusText}${errorOf(text)}${hint(response.status, this.config.id)}` };
     }
@@ -165,7 +265,9 @@ export class KnativeEventMeshProvider implements EntityProvider {
       const mesh = parseEventMesh(JSON.parse(text), problem => {
         this.logger.warn(`Knative Event Mesh provider ${this.config.id}: GET ${url}: ${problem}`);
       });
-      entities = meshEntities(mesh, this.config);
+      const dropped: DroppedAnnotations[] = [];
+      entities = meshEntities(mesh, { ...this.config, onDropped: d => dropped.push(d) });
+      this.warnDropped(url, dropped);
     } catch (err) {
       return { ok: false, error: `GET ${url} answered ${response.status} with a body that is not an event mesh: ${describe(err)}` };
     }
@@ -179,11 +281,64 @@ export class KnativeEventMeshProvider implements EntityProvider {
     }
     return { ok: true, entities: entities.length };
   }
+
+  /**
+   * The reader's token: token as configured, or the content of tokenFile,
+   * read now, as the kubelet rotates a projected token in place.
+   */
+  private async token(): Promise<string> {
+    const { id, token, tokenFile } = this.config;
+    if (tokenFile === undefined) {
+      return token ?? '';
+    }
+    const where = `the token file ${tokenFile} (catalog.providers.knativeEventMesh.${id}.tokenFile)`;
+    let text: string;
+    try {
+      text = await readFile(tokenFile, 'utf8');
+    } catch (err) {
+      throw new Error(`could not read ${where}: ${describe(err)}; mount the ServiceAccount token there`);
+    }
+    const value = text.trim();
+    if (value === '') {
+      throw new Error(`${where} is empty; mount the ServiceAccount token there`);
+    }
+    return value;
+  }
+
+  /**
+   * Logs one warning for the objects whose own annotations used the
+   * provider's keys and were dropped, naming those not named before.
+   */
+  private warnDropped(url: string, dropped: DroppedAnnotations[]): void {
+    const fresh = dropped.filter(d => {
+      const key = `${d.list}:${d.object}:${d.keys.join(',')}`;
+      const seen = this.warned.has(key);
+      this.warned.add(key);
+      return !seen;
+    });
+    if (fresh.length === 0) {
+      return;
+    }
+    const names = fresh.slice(0, 5).map(d => `${d.list} ${quote(d.object)} (${d.keys.map(quote).join(', ')})`);
+    const more = fresh.length > 5 ? ` and ${fresh.length - 5} more` : '';
+    this.logger.warn(
+      `Knative Event Mesh provider ${this.config.id}: GET ${url}: dropped annotations that only the provider may set from ${names.join(', ')}${more}: ` +
+        'their values come from the mesh alone; remove them from the objects',
+    );
+  }
+}
+
+/** A schedule's duration in milliseconds: a luxon Duration or a HumanDuration. */
+function millisecondsOf(d: SchedulerServiceTaskScheduleDefinition['timeout']): number {
+  if ('toMillis' in d && typeof d.toMillis === 'function') {
+    return d.toMillis();
+  }
+  return durationToMilliseconds(d as HumanDuration);
 }
 
 function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
+  if (isError(err)) {
+    const cause = isError(err.cause) ? ` (${err.cause.message})` : '';
     return `${err.message}${cause}`;
   }
   return String(err);
@@ -206,9 +361,9 @@ function errorOf(body: string): string {
 function hint(status: number, id: string): string {
   switch (status) {
     case 401:
-      return `. The function rejected the token of catalog.providers.knativeEventMesh.${id}.token: set a valid ServiceAccount token (see the function's rbac/)`;
+      return `. The function rejected the token of catalog.providers.knativeEventMesh.${id} (token or tokenFile): set a valid ServiceAccount token (see the function's rbac/)`;
     case 403:
-      return `. The token of catalog.providers.knativeEventMesh.${id}.token may not read the mesh: bind its ServiceAccount to the function's reader ClusterRole`;
+      return `. The token of catalog.providers.knativeEventMesh.${id} (token or tokenFile) may not read the mesh: bind its ServiceAccount to the function's reader ClusterRole`;
     default:
       return '';
   }

@@ -23,35 +23,67 @@ test('readProviderConfigs reads catalog.providers.knativeEventMesh as 1.21.0 doe
   assert.throws(() => readProviderConfigs(new ConfigReader({ catalog: { providers: { knativeEventMesh: { x: { baseUrl: 'http://x' } } } } })), /token/);
 });
 
+test('readProviderConfigs: tokenFile instead of token, and one of them only', () => {
+  const read = (c: object) => readProviderConfigs(new ConfigReader({ catalog: { providers: { knativeEventMesh: { x: { baseUrl: 'http://x', ...c } } } } }));
+  assert.deepEqual(read({ tokenFile: '/var/run/token' }), [{ id: 'x', baseUrl: 'http://x', tokenFile: '/var/run/token', schedule: DEFAULT_SCHEDULE }]);
+  assert.throws(() => read({}), /catalog\.providers\.knativeEventMesh\.x has neither token nor tokenFile: set tokenFile/);
+  assert.throws(() => read({ token: 't', tokenFile: '/f' }), /has both token and tokenFile: keep one/);
+});
+
 test('readEventSettings: defaults, routes, and a route to an unknown provider', () => {
   assert.deepEqual(readEventSettings(new ConfigReader({}), ['east']), {
     topic: 'knative-eventmesh',
-    minIntervalMs: 2000,
+    minIntervalMs: 500,
     clusters: undefined,
     secret: undefined,
+    insecureAllowUnauthenticated: false,
   });
   const got = readEventSettings(
-    new ConfigReader({ knativeEventMesh: { events: { topic: 't', minInterval: { seconds: 5 }, clusters: { prod: ['east', 'west'] }, secret: 's' } } }),
+    new ConfigReader({ events: { modules: { knativeEventMesh: { topic: 't', minInterval: { seconds: 5 }, clusters: { prod: ['east', 'west'] }, secret: 's' } } } }),
     ['east', 'west'],
   );
-  assert.deepEqual(got, { topic: 't', minIntervalMs: 5000, clusters: new Map([['prod', ['east', 'west']]]), secret: 's' });
+  assert.deepEqual(got, { topic: 't', minIntervalMs: 5000, clusters: new Map([['prod', ['east', 'west']]]), secret: 's', insecureAllowUnauthenticated: false });
+  const sa = { issuer: 'https://kubernetes.default.svc', audience: 'backstage', subjects: ['system:serviceaccount:knative-eventing:eventmesh'] };
+  assert.deepEqual(readEventSettings(new ConfigReader({ events: { modules: { knativeEventMesh: { serviceAccount: sa } } } })).serviceAccount, {
+    ...sa,
+    jwksUrl: undefined,
+    caFile: undefined,
+    tokenFile: undefined,
+  });
+  assert.throws(() => readEventSettings(new ConfigReader({ events: { modules: { knativeEventMesh: { serviceAccount: { ...sa, subjects: [] } } } } })), /subjects is empty/);
+  assert.throws(() => readEventSettings(new ConfigReader({ events: { modules: { knativeEventMesh: { serviceAccount: { issuer: 'x', subjects: ['s'] } } } } })), /audience/);
   assert.throws(
-    () => readEventSettings(new ConfigReader({ knativeEventMesh: { events: { clusters: { prod: ['north'] } } } }), ['east']),
-    /knativeEventMesh\.events\.clusters\.prod names the provider "north", which is not configured/,
+    () => readEventSettings(new ConfigReader({ events: { modules: { knativeEventMesh: { clusters: { prod: ['north'] } } } } }), ['east']),
+    /events\.modules\.knativeEventMesh\.clusters\.prod names the provider "north", which is not configured/,
   );
 });
 
+test('readEventSettings still reads knativeEventMesh.events, with a deprecation warning', () => {
+  const warnings: string[] = [];
+  const old = { knativeEventMesh: { events: { topic: 'old', clusters: { prod: ['north'] } } } };
+  assert.equal(readEventSettings(new ConfigReader({ knativeEventMesh: { events: { topic: 'old' } } }), undefined, w => warnings.push(w)).topic, 'old');
+  assert.deepEqual(warnings, ['knativeEventMesh.events is deprecated: move its settings to events.modules.knativeEventMesh']);
+  assert.throws(() => readEventSettings(new ConfigReader(old), ['east']), /knativeEventMesh\.events\.clusters\.prod names the provider "north"/);
+  warnings.length = 0;
+  const both = new ConfigReader({ ...old, events: { modules: { knativeEventMesh: { topic: 'new' } } } });
+  assert.equal(readEventSettings(both, ['east'], w => warnings.push(w)).topic, 'new');
+  assert.deepEqual(warnings, ['knativeEventMesh.events is ignored: events.modules.knativeEventMesh is set. Remove knativeEventMesh.events']);
+});
+
 test('readAnnouncement reads binary and structured mode, and says what is not a CloudEvent', () => {
+  const binary = { 'ce-specversion': '1.0', 'ce-source': '/s', 'content-type': 'application/json' };
   const cases: [unknown, unknown][] = [
-    [{ metadata: { 'ce-type': 'a', 'ce-subject': 's', 'ce-id': '1' } }, { type: 'a', subject: 's', id: '1' }],
-    [{ metadata: { 'ce-type': ['a', 'b'] } }, { type: 'a', subject: '', id: '' }],
-    [{ eventPayload: { specversion: '1.0', type: 'a', subject: 's', id: '2' } }, { type: 'a', subject: 's', id: '2' }],
-    [{ eventPayload: '{"specversion":"1.0","type":"a"}' }, { type: 'a', subject: '', id: '' }],
-    [{ eventPayload: '{not json' }, { problem: /not JSON/ }],
-    [{ eventPayload: [] }, { problem: /neither a ce-type header/ }],
-    [{ eventPayload: { type: 'a' } }, { problem: /not a CloudEvent/ }],
-    [{}, { problem: /neither/ }],
-    [null, { problem: /neither/ }],
+    [{ metadata: { ...binary, 'ce-type': 'a', 'ce-subject': 's', 'ce-id': '1' }, eventPayload: {} }, { type: 'a', subject: 's', id: '1' }],
+    [{ metadata: { ...binary, 'ce-type': ['a', 'b'], 'ce-id': '1' }, eventPayload: {} }, { type: 'a', subject: '', id: '1' }],
+    // Structured mode, from the ingress or through the bus (no headers).
+    [{ eventPayload: { specversion: '1.0', type: 'a', source: '/s', subject: 's', id: '2' } }, { type: 'a', subject: 's', id: '2' }],
+    [{ eventPayload: '{"specversion":"1.0","type":"a","source":"/s","id":"3"}' }, { type: 'a', subject: '', id: '3' }],
+    [{ metadata: { ...binary, 'ce-type': 'a' }, eventPayload: {} }, { problem: /not a CloudEvent in binary mode/ }],
+    [{ eventPayload: '{not json' }, { problem: /not a CloudEvent in structured mode/ }],
+    [{ eventPayload: [] }, { problem: /not a CloudEvent|empty/ }],
+    [{ eventPayload: { type: 'a' } }, { problem: /not a CloudEvent in structured mode/ }],
+    [{}, { problem: /not a CloudEvent/ }],
+    [null, { problem: /not a CloudEvent/ }],
   ];
   for (const [event, want] of cases) {
     const got = readAnnouncement(event as never);

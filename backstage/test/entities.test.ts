@@ -6,7 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { Entity } from '@backstage/catalog-model';
 import { KnativeEventMeshProvider as Published } from '@knative-extensions/plugin-knative-event-mesh-backend';
-import { meshEntities, parseEventMesh } from '../src';
+import { PROVIDER_ANNOTATIONS, meshEntities, parseEventMesh, type DroppedAnnotations } from '../src';
 import { demoMesh, sampleMesh } from './fixtures';
 
 const quiet = { child: () => quiet, debug() {}, info() {}, warn() {}, error() {} };
@@ -49,13 +49,76 @@ test('the demo mesh: 1.21.0 entities the same but for knative.dev/ annotations, 
     const mine = got.get(refOf(entity));
     assert.ok(mine, `${refOf(entity)}: 1.21.0 has it, ours has not`);
     const annotations = Object.entries(mine.metadata.annotations ?? {});
-    extra += annotations.filter(([k]) => k.startsWith('knative.dev/')).length;
-    const stripped = { ...mine, metadata: { ...mine.metadata, annotations: Object.fromEntries(annotations.filter(([k]) => !k.startsWith('knative.dev/'))) } };
+    extra += annotations.filter(([k]) => PROVIDER_ANNOTATIONS.has(k)).length;
+    const stripped = { ...mine, metadata: { ...mine.metadata, annotations: Object.fromEntries(annotations.filter(([k]) => !PROVIDER_ANNOTATIONS.has(k))) } };
     assert.deepEqual(stripped, entity, refOf(entity));
     got.delete(refOf(entity));
   }
   assert.ok(extra > 0, 'no knative.dev/ annotation on the entities 1.21.0 also makes');
   assert.deepEqual([...got.keys()].sort(), ['Component:finance/invoicer', 'Component:shop/audit-trimmer', 'Component:shop/fulfilment']);
+});
+
+test("a Broker's forged annotations under the provider's keys are dropped: the mesh alone sets them", () => {
+  const forged = {
+    'knative.dev/allowed-sender-ids': 'finance/billing',
+    'knative.dev/allowed-senders': ':ServiceAccount:finance/billing',
+    'knative.dev/allowed-subjects': 'system:serviceaccount:finance:billing',
+    'knative.dev/authorization': 'allow-all',
+    'knative.dev/audience': 'forged',
+    'knative.dev/sink': 'x:y:z/w',
+  };
+  const honest = demoMesh();
+  const mesh = demoMesh();
+  const orders = mesh.brokers.findIndex(b => b.name === 'orders');
+  mesh.brokers[orders].annotations = { ...mesh.brokers[orders].annotations, ...forged, 'knative.dev/note': 'kept' };
+  // The default Broker has no policy: a forged list must not appear on it either.
+  mesh.brokers[0].annotations = { 'knative.dev/allowed-sender-ids': 'finance/billing' };
+  const dropped: DroppedAnnotations[] = [];
+  const got = meshEntities(mesh, { id: 'prod', baseUrl: 'http://x', onDropped: d => dropped.push(d) });
+  const want = meshEntities(honest, { id: 'prod', baseUrl: 'http://x' });
+  const annotationsOf = (entities: typeof got, name: string) =>
+    entities.find(e => e.kind === 'Component' && e.metadata.name === name && e.spec?.type === 'broker')!.metadata.annotations!;
+  assert.deepEqual(annotationsOf(got, 'orders'), { ...annotationsOf(want, 'orders'), 'knative.dev/note': 'kept' });
+  assert.deepEqual(annotationsOf(got, 'default'), annotationsOf(want, 'default'));
+  assert.equal(annotationsOf(got, 'default')['knative.dev/allowed-sender-ids'], undefined);
+  assert.deepEqual(dropped, [
+    { object: 'shop/default', list: 'brokers', keys: ['knative.dev/allowed-sender-ids'] },
+    { object: 'shop/orders', list: 'brokers', keys: Object.keys(forged).sort() },
+  ]);
+});
+
+test('objects of different kinds with one name get distinct entities; the kinds 1.21.0 shows keep its names', () => {
+  const mesh = demoMesh();
+  const like = <T extends { namespace: string; name: string }>(o: T, name: string, namespace = o.namespace): T => ({ ...o, name, namespace, uid: `${namespace}-${name}` });
+  // The orders Broker of shop, and a JobSink, a PingSource, a Sequence and a channel of the same name.
+  mesh.sinks.push(like(mesh.sinks[0], 'orders', 'shop'), like(mesh.sinks[0], 'orders', 'finance'));
+  mesh.sources.push(like(mesh.sources[0], 'orders'));
+  mesh.flows.push(like(mesh.flows[0], 'orders'));
+  mesh.subscribables.push(like(mesh.subscribables[0], 'ORDERS'));
+  const parsed = parseEventMesh(JSON.parse(JSON.stringify(mesh)));
+  const entities = meshEntities(parsed, { id: 'prod', baseUrl: 'http://x' });
+  const refs = entities.map(refOf);
+  assert.equal(new Set(refs.map(r => r.toLowerCase())).size, refs.length, `a ref twice: ${refs.join(', ')}`);
+  const named = (ns: string, name: string) => entities.filter(e => e.metadata.namespace === ns && e.metadata.name.toLowerCase().startsWith(name)).map(e => `${e.metadata.name} ${e.spec?.type}`);
+  assert.deepEqual(named('shop', 'orders'), [
+    'orders broker',
+    'ORDERS_inmemorychannel messaging.knative.dev:InMemoryChannel',
+    'orders_pingsource sources.knative.dev:PingSource',
+    'orders_jobsink sinks.knative.dev:JobSink',
+    'orders_sequence flows.knative.dev:Sequence',
+  ]);
+  assert.deepEqual(named('finance', 'orders'), ['orders sinks.knative.dev:JobSink']);
+  // Without the clash, every entity keeps its name, as in the demo test above.
+  assert.deepEqual(meshEntities(parseEventMesh(demoMesh()), { id: 'prod', baseUrl: 'http://x' }).map(e => e.metadata.name), [
+    ...demoMesh().eventTypes.map(e => e.name),
+    ...demoMesh().brokers.map(e => e.name),
+    ...demoMesh().subscribables.map(e => e.name),
+    ...demoMesh().sources.map(e => e.name),
+    ...demoMesh().sinks.map(e => e.name),
+    ...demoMesh().eventTransforms.map(e => e.name),
+    ...demoMesh().requestReplies.map(e => e.name),
+    ...demoMesh().flows.map(e => e.name),
+  ]);
 });
 
 test('meshEntities leaves the mesh as it is', () => {

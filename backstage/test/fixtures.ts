@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mockServices } from '@backstage/backend-test-utils';
-import { stringifyEntityRef, type Entity } from '@backstage/catalog-model';
+import { ANNOTATION_LOCATION, parseLocationRef, stringifyEntityRef, type Entity } from '@backstage/catalog-model';
 import type { CatalogProcessorResult, CatalogService } from '@backstage/plugin-catalog-node';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { KnativeEventMeshProcessor, type EventMesh } from '../src';
@@ -63,13 +63,18 @@ export class FakeFunction {
   server: Server;
   url = '';
   requests: { path: string; authorization: string | undefined }[] = [];
-  reply: { status: number; body: string } = { status: 200, body: JSON.stringify(sampleMesh()) };
+  reply: { status: number; body: string; headers?: Record<string, string> } = { status: 200, body: JSON.stringify(sampleMesh()) };
+  /** How long it waits before it answers. */
+  delayMs = 0;
 
   constructor() {
     this.server = createServer((req, res) => {
       this.requests.push({ path: req.url ?? '', authorization: req.headers.authorization });
-      res.writeHead(this.reply.status, { 'Content-Type': 'application/json' });
-      res.end(this.reply.body);
+      const { status, body, headers } = this.reply;
+      setTimeout(() => {
+        res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+        res.end(body);
+      }, this.delayMs);
     });
   }
 
@@ -141,6 +146,8 @@ export async function relationsOf(entities: Entity[], catalog: Entity[] | Catalo
     Array.isArray(catalog) ? catalogServiceMock({ entities: catalog }) : catalog,
     mockServices.auth(),
     logger as never,
+    // The baseUrls of the tests' providers.
+    ['http://eventmesh', 'http://eventmesh/namespaces/shop,finance'],
   );
   const relations: string[] = [];
   const emit = (r: CatalogProcessorResult) => {
@@ -149,7 +156,9 @@ export async function relationsOf(entities: Entity[], catalog: Entity[] | Catalo
     }
   };
   for (const entity of entities) {
-    const out = await processor.preProcessEntity(entity, { type: 'url', target: 'http://eventmesh' }, emit);
+    // The location the catalog passes: the entity's managed-by-location, which it sets itself on entities of files.
+    const ref = entity.metadata.annotations?.[ANNOTATION_LOCATION] ?? 'file:/teams/catalog-info.yaml';
+    const out = await processor.preProcessEntity(entity, parseLocationRef(ref), emit);
     assert.equal(out, entity, 'the processor changed an entity');
   }
   return relations.sort();

@@ -15,6 +15,7 @@ import eventsPlugin from '@backstage/plugin-events-backend';
 import catalogModuleKnativeEventMesh from '@knative-eventmesh/plugin-catalog-backend-module-knative-event-mesh';
 import eventsModuleKnativeEventMesh from '@knative-eventmesh/plugin-catalog-backend-module-knative-event-mesh/events';
 import { eventsServiceFactory } from '@backstage/plugin-events-node';
+import publishedModule from '@knative-extensions/plugin-knative-event-mesh-backend/alpha';
 import { FakeFunction, demoMesh, eventually, teamComponent } from './fixtures';
 
 // The teams' own Components, as a YAML file (JSON is YAML) of the catalog.
@@ -27,7 +28,7 @@ const COMPONENTS = [
   .map(e => JSON.stringify(e))
   .join('\n---\n');
 
-async function start(t: test.TestContext, secret?: string, mesh?: unknown) {
+async function start(t: test.TestContext, secret?: string, mesh?: unknown, provider: unknown = catalogModuleKnativeEventMesh) {
   const fn = await new FakeFunction().start();
   if (mesh) {
     fn.reply = { status: 200, body: JSON.stringify(mesh) };
@@ -40,14 +41,22 @@ async function start(t: test.TestContext, secret?: string, mesh?: unknown) {
     features: [
       catalogPlugin,
       eventsPlugin,
-      catalogModuleKnativeEventMesh,
+      provider as typeof catalogModuleKnativeEventMesh,
       eventsModuleKnativeEventMesh,
       // The real events service: one bus for all plugins, as in a real
       // backend (the test backend's mock has one per plugin).
       eventsServiceFactory,
+      // A request without a token is refused (401), as under Backstage's
+      // default auth policy; the test backend's mock lets it through as a
+      // user otherwise, and then 1.21.0's tokenless catalog query would pass.
+      mockServices.httpAuth.factory({ defaultCredentials: mockCredentials.none() }),
       mockServices.rootConfig.factory({
         data: {
-          events: { useEventBus: 'never' },
+          // The events bus at Backstage's default; a short long-poll lets the backend stop.
+          events: {
+            notifyTimeoutMs: 2000,
+            modules: { knativeEventMesh: { minInterval: { milliseconds: 100 }, ...(secret ? { secret } : {}) } },
+          },
           catalog: {
             processingInterval: { seconds: 1 },
             locations: [{ type: 'file', target: join(dir, 'components.yaml'), rules: [{ allow: ['Component'] }] }],
@@ -57,7 +66,6 @@ async function start(t: test.TestContext, secret?: string, mesh?: unknown) {
               },
             },
           },
-          knativeEventMesh: { events: { minInterval: { milliseconds: 100 }, ...(secret ? { secret } : {}) } },
         },
       }),
     ],
@@ -82,7 +90,7 @@ async function start(t: test.TestContext, secret?: string, mesh?: unknown) {
   };
   const post = (headers: Record<string, string>) =>
     fetch(`${base}/api/events/http/knative-eventmesh`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: '{}' });
-  return { fn, entity, post, query };
+  return { fn, entity, post, query, base };
 }
 
 const ANNOUNCEMENT = { 'ce-specversion': '1.0', 'ce-type': 'dev.knative.eventmesh.changed', 'ce-source': '/test', 'ce-id': '1', 'ce-subject': 'east' };
@@ -93,7 +101,9 @@ async function has(entity: (ref: string) => Promise<{ relations: { type: string;
 }
 
 test('entities, consumer relations, and announcements through the ingress', async t => {
-  const { fn, entity, post } = await start(t);
+  const { fn, entity, post, base } = await start(t, 'the-shared-secret');
+  // The backend refuses a request without a token, as 1.21.0's processor sends.
+  assert.equal((await fetch(`${base}/api/catalog/entities`)).status, 401);
   // consumedBy [orders, audit]: orders-service is in the API's namespace,
   // audit-service is not, as 1.21.0 matches consumers.
   const deadline = Date.now() + 60_000;
@@ -109,9 +119,22 @@ test('entities, consumer relations, and announcements through the ingress', asyn
   assert.ok(await has(entity, 'component:shop/default', 'providesApi', 'api:shop/order-created'));
 
   const reads = fn.requests.length;
-  const res = await post(ANNOUNCEMENT);
+  const res = await post({ ...ANNOUNCEMENT, 'x-eventmesh-secret': 'the-shared-secret' });
   assert.equal(res.status, 202);
   await eventually(() => fn.requests.length === reads + 1);
+});
+
+test("this backend fails 1.21.0's provider: its tokenless catalog query gets 401 and relates no consumer", async t => {
+  const { entity } = await start(t, undefined, undefined, publishedModule);
+  // Its entities arrive, and the catalog processes them (providesApi comes from the spec)...
+  const deadline = Date.now() + 60_000;
+  while (!(await has(entity, 'component:shop/default', 'providesApi', 'api:shop/order-created')) && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 200));
+  }
+  assert.ok(await has(entity, 'component:shop/default', 'providesApi', 'api:shop/order-created'), "1.21.0's entities were not processed");
+  // ...but over several processing rounds (1 s each), no consumer is related.
+  await new Promise(resolve => setTimeout(resolve, 5000));
+  assert.equal(await has(entity, 'api:shop/order-created', 'apiConsumedBy', 'component:shop/orders-service'), false);
 });
 
 test('a flow depends on what it calls, and a Broker has its allowed senders, in the catalog', async t => {
@@ -138,6 +161,16 @@ test('a flow depends on what it calls, and a Broker has its allowed senders, in 
   assert.deepEqual(await query('relations.allowedSenderOf=component:shop/orders'), ['component:shop/heartbeat-job']);
   const orders = await entity('component:shop/orders');
   assert.equal(orders?.metadata.annotations && (orders.metadata.annotations as Record<string, string>)['knative.dev/authorization'], 'event-policies');
+});
+
+test('without configuration, the ingress refuses announcements with 403 and reads nothing', async t => {
+  const { fn, post } = await start(t);
+  await eventually(() => fn.requests.length === 1);
+  const res = await post(ANNOUNCEMENT);
+  assert.equal(res.status, 403);
+  assert.match(JSON.stringify(await res.json()), /announcements are refused: configure events\.modules\.knativeEventMesh\.serviceAccount/);
+  await new Promise(resolve => setTimeout(resolve, 300));
+  assert.equal(fn.requests.length, 1, 'a refused POST made the provider read');
 });
 
 test('with a shared secret, the ingress answers 401 without it and reads nothing', async t => {

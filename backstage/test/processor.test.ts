@@ -74,3 +74,16 @@ test('a catalog query that fails is logged, and relates nothing', async () => {
   assert.ok(errors.some(m => /namespace shop with backstage\.io\/kubernetes-id labeler, packer: Error: catalog down/.test(m)), errors.join('\n'));
   assert.ok(errors.some(m => /namespace shop with backstage\.io\/kubernetes-id heartbeat: Error: catalog down/.test(m)), errors.join('\n'));
 });
+
+test('forged annotations relate nothing: not on a Broker of the mesh, nor on an entity of another location', async () => {
+  const mesh = demoMesh();
+  mesh.brokers[0].annotations = { 'knative.dev/allowed-sender-ids': 'finance/billing' };
+  const entities = meshEntities(parseEventMesh(mesh), context);
+  // A team's own Component, from its catalog-info.yaml, with the provider's keys.
+  const team = teamComponent('shop', 'sneaky', 'sneaky');
+  team.metadata.annotations = { ...team.metadata.annotations, 'knative.dev/allowed-sender-ids': 'finance/billing' };
+  team.metadata.consumedBy = ['billing'];
+  const got = await relationsOf([...entities, team], [...entities, ...TEAMS, team]);
+  assert.deepEqual(got.filter(r => r.includes('finance/billing')), []);
+  assert.ok(got.includes('component:shop/orders hasAllowedSender component:shop/heartbeat-job'), got.join('\n'));
+});

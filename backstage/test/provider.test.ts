@@ -3,29 +3,40 @@
 // is down.
 
 import test from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import type { EntityProviderMutation } from '@backstage/plugin-catalog-node';
 import type { EventParams } from '@backstage/plugin-events-node';
 import { DEFAULT_SCHEDULE, EVENT_TYPE, KnativeEventMeshProvider, meshEntities, type EventSettings } from '../src';
-import { FakeFunction, demoMesh, eventually, recordingLogger } from './fixtures';
+import { FakeFunction, demoMesh, eventually, recordingLogger, sampleMesh } from './fixtures';
+import type { SchedulerServiceTaskRunner } from '@backstage/backend-plugin-api';
+import { ConflictError } from '@backstage/errors';
 
 const TOKEN = 'secret-token-value';
 
 type FullMutation = Extract<EntityProviderMutation, { type: 'full' }>;
 
-async function connected(t: test.TestContext, eventSettings?: EventSettings, baseUrlSuffix = '/') {
+async function connected(
+  t: test.TestContext,
+  eventSettings?: EventSettings,
+  baseUrlSuffix = '/',
+  credential: { token: string } | { tokenFile: string } = { token: TOKEN },
+  schedule = DEFAULT_SCHEDULE,
+) {
   const fn = await new FakeFunction().start();
   t.after(() => fn.stop());
   const logger = recordingLogger();
   const mutations: FullMutation[] = [];
-  let scheduled: (() => Promise<void>) | undefined;
+  let scheduled: ((signal?: AbortSignal) => Promise<void>) | undefined;
   const provider = new KnativeEventMeshProvider({
-    config: { id: 'prod', baseUrl: fn.url + baseUrlSuffix, token: TOKEN, schedule: DEFAULT_SCHEDULE },
+    config: { id: 'prod', baseUrl: fn.url + baseUrlSuffix, ...credential, schedule },
     logger: logger as never,
     taskRunner: {
       async run(task) {
-        scheduled = async () => {
-          await task.fn(new AbortController().signal);
+        scheduled = async (signal = new AbortController().signal) => {
+          await task.fn(signal);
         };
         await scheduled();
       },
@@ -41,7 +52,7 @@ async function connected(t: test.TestContext, eventSettings?: EventSettings, bas
     },
     async refresh() {},
   });
-  return { fn, logger, mutations, provider, runSchedule: () => scheduled!() };
+  return { fn, logger, mutations, provider, runSchedule: (signal?: AbortSignal) => scheduled!(signal) };
 }
 
 test('reads the mesh with its token and applies all of it', async t => {
@@ -58,7 +69,7 @@ test('reads the mesh with its token and applies all of it', async t => {
 });
 
 for (const c of [
-  { status: 401, body: '{"error":"the API server rejected the token"}', want: [/provider prod/, /401/, /rejected the token/, /catalog\.providers\.knativeEventMesh\.prod\.token/] },
+  { status: 401, body: '{"error":"the API server rejected the token"}', want: [/provider prod/, /401/, /rejected the token/, /catalog\.providers\.knativeEventMesh\.prod \(token or tokenFile\)/] },
   { status: 403, body: '{"error":"may not list brokers"}', want: [/provider prod/, /403/, /may not list brokers/, /reader ClusterRole/] },
   { status: 503, body: 'down', want: [/provider prod/, /503/] },
   { status: 200, body: '{"brokers":[]}', want: [/provider prod/, /not an event mesh/, /"eventTypes" is not a list/] },
@@ -103,11 +114,11 @@ test('a function that is down is logged, and nothing is applied', async t => {
 });
 
 function announcement(subject: string, type = EVENT_TYPE): EventParams {
-  return { topic: 'knative-eventmesh', eventPayload: {}, metadata: { 'ce-type': type, 'ce-subject': subject, 'ce-id': '1', 'ce-specversion': '1.0' } };
+  return { topic: 'knative-eventmesh', eventPayload: {}, metadata: { 'ce-type': type, 'ce-subject': subject, 'ce-id': '1', 'ce-specversion': '1.0', 'ce-source': '/test' } };
 }
 
 test('an announcement makes it read again; a burst makes at most two reads', async t => {
-  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 200, clusters: undefined, secret: undefined };
+  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 200, clusters: undefined, secret: undefined, insecureAllowUnauthenticated: false };
   const { fn, mutations, provider } = await connected(t, settings);
   await provider.onEvent(announcement('east'));
   await eventually(() => mutations.length === 2);
@@ -121,7 +132,7 @@ test('an announcement makes it read again; a burst makes at most two reads', asy
 });
 
 test('announcements are routed by subject, and other events are ignored', async t => {
-  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: new Map([['east', ['prod']], ['west', ['other']]]), secret: undefined };
+  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: new Map([["east", ["prod"]], ["west", ["other"]]]), secret: undefined, insecureAllowUnauthenticated: false };
   const { fn, provider, logger } = await connected(t, settings);
   await provider.onEvent(announcement('west'));
   await provider.onEvent(announcement('nowhere'));
@@ -130,7 +141,7 @@ test('announcements are routed by subject, and other events are ignored', async 
   await new Promise(resolve => setTimeout(resolve, 100));
   assert.equal(fn.requests.length, 1, 'an announcement for another cluster, or another event, made a read');
   assert.ok(logger.lines.some(l => /only dev\.knative\.eventmesh\.changed refreshes/.test(l.message)));
-  assert.ok(logger.lines.some(l => /not JSON/.test(l.message)));
+  assert.ok(logger.lines.some(l => /not a CloudEvent in structured mode/.test(l.message)));
   await provider.onEvent(announcement('east'));
   await eventually(() => fn.requests.length === 2);
 });
@@ -140,4 +151,192 @@ test('a trailing slash of baseUrl is dropped, and baseUrl is the location as wri
   assert.equal(fn.requests[0].path, '/namespaces/shop/v1/getEventMesh');
   const annotations = mutations[0].entities[0].entity.metadata.annotations!;
   assert.equal(annotations['backstage.io/managed-by-location'], `url:${fn.url}/namespaces/shop/`);
+});
+
+test('forged annotations are dropped with one warning, not one per read', async t => {
+  const { fn, mutations, logger, runSchedule } = await connected(t);
+  const mesh = demoMesh();
+  mesh.brokers[1].annotations = { 'knative.dev/allowed-sender-ids': 'finance/billing', 'knative.dev/authorization': 'allow-all' };
+  fn.reply = { status: 200, body: JSON.stringify(mesh) };
+  await runSchedule();
+  await runSchedule();
+  assert.equal(mutations.length, 3);
+  const orders = mutations[2].entities.find(e => e.entity.metadata.name === 'orders' && e.entity.spec?.type === 'broker')!;
+  assert.equal(orders.entity.metadata.annotations!['knative.dev/allowed-sender-ids'], 'shop/heartbeat');
+  assert.equal(orders.entity.metadata.annotations!['knative.dev/authorization'], 'event-policies');
+  const warnings = logger.lines.filter(l => l.level === 'warn').map(l => l.message);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0], /provider prod: .*dropped annotations that only the provider may set from brokers "shop\/orders" \("knative.dev\/allowed-sender-ids", "knative.dev\/authorization"\)/);
+});
+
+test('tokenFile is read at every read: a rotated token is used at once, a missing file is an error', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'eventmesh-token-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'token');
+  writeFileSync(file, 'first-token\n');
+  const { fn, mutations, logger, runSchedule } = await connected(t, undefined, '/', { tokenFile: file });
+  writeFileSync(file, 'rotated-token\n');
+  await runSchedule();
+  assert.deepEqual(fn.requests.map(r => r.authorization), ['Bearer first-token', 'Bearer rotated-token']);
+  rmSync(file);
+  await runSchedule();
+  assert.equal(fn.requests.length, 2, 'read without a token');
+  assert.equal(mutations.length, 2);
+  const errors = logger.lines.filter(l => l.level === 'error').map(l => l.message);
+  assert.equal(errors.length, 1);
+  assert.match(errors[0], /provider prod: could not read the token file .*token \(catalog\.providers\.knativeEventMesh\.prod\.tokenFile\): ENOENT.*; the catalog keeps the 7 entities/);
+  assert.ok(!JSON.stringify(logger.lines).includes('rotated-token'), 'a log line holds the token');
+});
+
+/** Resolves to how long promise took, or rejects after ms. */
+async function within<T>(ms: number, promise: Promise<T>): Promise<number> {
+  const start = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return Date.now() - start;
+}
+
+test("a scheduled read ends at the schedule's timeout, and when the task's signal aborts", async t => {
+  const { fn, logger, runSchedule } = await connected(t, undefined, '/', { token: TOKEN }, { frequency: { minutes: 5 }, timeout: { milliseconds: 300 } });
+  fn.delayMs = 30_000;
+  await within(5000, runSchedule());
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new Error('the scheduler stopped the task')), 50);
+  // A longer timeout: the task's signal must end it.
+  await within(5000, runSchedule(controller.signal));
+  const errors = logger.lines.filter(l => l.level === 'error').map(l => l.message);
+  assert.equal(errors.length, 2, errors.join('\n'));
+  assert.match(errors[0], /provider prod: could not reach .*timeout/);
+});
+
+test('the task signal: a read already aborted does not start', async t => {
+  const { fn, logger, runSchedule } = await connected(t);
+  const controller = new AbortController();
+  controller.abort(new Error('the scheduler stopped the task'));
+  await runSchedule(controller.signal);
+  assert.equal(fn.requests.length, 1);
+  assert.ok(logger.lines.some(l => l.level === 'error' && /not read: the scheduler stopped the task/.test(l.message)));
+});
+
+test('a read that throws does not stop the reads after it', async t => {
+  const { fn, logger, provider } = await connected(t);
+  const info = logger.info;
+  let calls = 0;
+  logger.info = (message: string) => {
+    if (calls++ === 0) throw new Error('the log is full');
+    info(message);
+  };
+  const first = await provider.read('test');
+  assert.deepEqual(first, { ok: false, error: 'the read failed: the log is full' });
+  const second = await within(5000, provider.read('test'));
+  assert.ok(second >= 0);
+  assert.equal(fn.requests.length, 3);
+});
+
+test('a redirect is not followed: the token goes nowhere else', async t => {
+  const elsewhere = await new FakeFunction().start();
+  t.after(() => elsewhere.stop());
+  const { fn, logger, mutations, runSchedule } = await connected(t);
+  fn.reply = { status: 302, body: '', headers: { Location: `${elsewhere.url}/v1/getEventMesh` } };
+  await runSchedule();
+  assert.deepEqual(elsewhere.requests, [], 'the redirect was followed');
+  assert.equal(mutations.length, 1);
+  const errors = logger.lines.filter(l => l.level === 'error').map(l => l.message);
+  assert.equal(errors.length, 1);
+  assert.match(errors[0], /answered 302, a redirect to .*: the provider follows no redirect, as it would send the token there; set baseUrl/);
+});
+
+test('an announcement that crossed the events bus, its body only, makes it read', async t => {
+  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: undefined, secret: undefined, insecureAllowUnauthenticated: false };
+  const { fn, provider } = await connected(t, settings);
+  // What the bus delivers of a structured-mode POST: the topic and the body, no headers.
+  await provider.onEvent({
+    topic: 'knative-eventmesh',
+    eventPayload: { specversion: '1.0', type: EVENT_TYPE, source: '/eventmesh', id: 'x1', subject: 'prod', data: { digest: 'd' } },
+  });
+  await eventually(() => fn.requests.length === 2);
+});
+
+/**
+ * A scheduler shared by replicas, as Backstage's is for a global task: one
+ * run at a time across replicas, triggerTask refused (409) while one runs.
+ */
+class GlobalScheduler {
+  private readonly fns: ((signal: AbortSignal) => Promise<void>)[] = [];
+  running = false;
+  runs = 0;
+
+  runner(): SchedulerServiceTaskRunner {
+    return { run: async task => void this.fns.push(task.fn as (signal: AbortSignal) => Promise<void>) };
+  }
+
+  /** Runs the task on replica i, under the lock. */
+  async runOn(i: number): Promise<void> {
+    assert.equal(this.running, false, 'two runs at once');
+    this.running = true;
+    this.runs++;
+    try {
+      await this.fns[i](new AbortController().signal);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  readonly triggerTask = async (_id: string): Promise<void> => {
+    if (this.running) {
+      throw new ConflictError('Task is currently running');
+    }
+    setTimeout(() => void this.runOn(this.runs % this.fns.length), 20);
+  };
+}
+
+test('newest mesh wins across replicas: a scheduled read that fetched before the change does not keep the catalog', async t => {
+  const fn = await new FakeFunction().start();
+  t.after(() => fn.stop());
+  const scheduler = new GlobalScheduler();
+  // One catalog for both replicas: the last full mutation wins.
+  let catalog: string[] = [];
+  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: undefined, secret: undefined, insecureAllowUnauthenticated: false };
+  const replicas = ['a', 'b'].map(() => {
+    const provider = new KnativeEventMeshProvider({
+      config: { id: 'prod', baseUrl: fn.url, token: TOKEN, schedule: { frequency: { minutes: 30 }, timeout: { seconds: 10 } } },
+      logger: recordingLogger() as never,
+      taskRunner: scheduler.runner(),
+      scheduler,
+      events: { async subscribe() {}, async publish() {} } as never,
+      eventSettings: settings,
+    });
+    t.after(() => provider.stop());
+    return provider;
+  });
+  for (const p of replicas) {
+    await p.connect({
+      async applyMutation(m) {
+        catalog = (m as FullMutation).entities.map(e => e.entity.metadata.name).sort();
+      },
+      async refresh() {},
+    });
+  }
+  const old = sampleMesh();
+  // B's scheduled read fetches the mesh before the change, and is slow to answer.
+  fn.reply = { status: 200, body: JSON.stringify(old) };
+  fn.delayMs = 500;
+  const stale = scheduler.runOn(1);
+  await eventually(() => fn.requests.length === 1);
+  // The change: a new Broker. The function announces it to A, which reads at once.
+  fn.delayMs = 0;
+  fn.reply = { status: 200, body: JSON.stringify({ ...old, brokers: [...old.brokers, { ...old.brokers[0], name: 'newest', uid: 'u9' }] }) };
+  await replicas[0].onEvent(announcement('prod'));
+  await eventually(() => catalog.includes('newest'));
+  await stale; // B writes what it fetched before the change: the race
+  assert.ok(!catalog.includes('newest'), 'the stale write did not happen: the test reproduces nothing');
+  await eventually(() => catalog.includes('newest'), 5000);
+  assert.ok(scheduler.runs >= 2, 'no scheduled read after the announced one');
 });

@@ -46,7 +46,7 @@ type Options struct {
 	// Clusters routes announcement subjects to provider ids; nil refreshes
 	// every provider on every announcement.
 	Clusters map[string][]string
-	// Secret is knativeEventMesh.events.secret: the ingress then takes
+	// Secret is events.modules.knativeEventMesh.secret: the ingress then takes
 	// only POSTs with it in the X-Eventmesh-Secret header.
 	Secret string
 	// Postgres is the database; nil keeps the catalog in SQLite, in memory.
@@ -175,7 +175,17 @@ func (b *Backend) writeConfig(opts Options) (string, error) {
 	providers := map[string]any{}
 	for id, p := range opts.Providers {
 		schedule := map[string]any{"frequency": map[string]any{"minutes": 60}, "timeout": map[string]any{"minutes": 1}}
-		providers[id] = map[string]any{"baseUrl": p.BaseURL, "token": p.Token, "schedule": schedule}
+		provider := map[string]any{"baseUrl": p.BaseURL, "token": p.Token, "schedule": schedule}
+		if !opts.Published {
+			// Ours reads the token from a file, as in a Pod.
+			path := filepath.Join(b.dir, "token-"+id)
+			if err := os.WriteFile(path, []byte(p.Token+"\n"), 0o600); err != nil {
+				return "", err
+			}
+			delete(provider, "token")
+			provider["tokenFile"] = path
+		}
+		providers[id] = provider
 	}
 	catalog := map[string]any{"providers": map[string]any{"knativeEventMesh": providers}}
 	if opts.Entities != "" {
@@ -203,6 +213,9 @@ func (b *Backend) writeConfig(opts Options) (string, error) {
 	if opts.LocalEvents {
 		events["useEventBus"] = "never"
 	}
+	if !opts.Published {
+		events["modules"] = map[string]any{"knativeEventMesh": announcements}
+	}
 	database := map[string]any{"client": "better-sqlite3", "connection": ":memory:"}
 	if opts.Postgres != nil {
 		database = map[string]any{"client": "pg", "connection": map[string]any{
@@ -218,9 +231,8 @@ func (b *Backend) writeConfig(opts Options) (string, error) {
 				"type": "static", "options": map[string]any{"token": b.Token, "subject": "eventmesh-tests"},
 			}}},
 		},
-		"events":           events,
-		"catalog":          catalog,
-		"knativeEventMesh": map[string]any{"events": announcements},
+		"events":  events,
+		"catalog": catalog,
 	}
 	data, err := yaml.Marshal(config)
 	if err != nil {

@@ -1,17 +1,18 @@
 /**
  * An events-plugin module for the Knative Event Mesh function's
  * announcements: it opens the events HTTP ingress for the topic
- * (knativeEventMesh.events.topic), checks the shared secret when one is
- * configured, and lets the ingress take structured-mode CloudEvents.
+ * (events.modules.knativeEventMesh.topic), takes only POSTs with a ServiceAccount
+ * token or the shared secret it is configured for (none: it refuses all),
+ * and lets the ingress take structured-mode CloudEvents.
  *
  * @packageDocumentation
  */
 
 import { coreServices, createBackendModule } from '@backstage/backend-plugin-api';
 import { eventsExtensionPoint } from '@backstage/plugin-events-node/alpha';
-import { readEventSettings } from '../config';
+import { SETTINGS, readEventSettings } from '../config';
 import { parseCloudEventsJson } from './cloudevents';
-import { secretValidator } from './secret';
+import { HOW_TO_ALLOW, ingressValidator } from './ingress';
 
 export const eventsModuleKnativeEventMesh = createBackendModule({
   pluginId: 'events',
@@ -20,16 +21,21 @@ export const eventsModuleKnativeEventMesh = createBackendModule({
     env.registerInit({
       deps: { config: coreServices.rootConfig, events: eventsExtensionPoint, logger: coreServices.logger },
       async init({ config, events, logger }) {
-        const settings = readEventSettings(config);
+        const settings = readEventSettings(config, undefined, message => logger.warn(message));
         events.addHttpPostBodyParser({ contentType: 'application/cloudevents+json', parser: parseCloudEventsJson });
-        events.addHttpPostIngress({
-          topic: settings.topic,
-          validator: settings.secret ? secretValidator(settings.secret) : undefined,
-        });
-        logger.info(
-          `Knative Event Mesh announcements are taken at /api/events/http/${settings.topic}` +
-            (settings.secret ? ', with the shared secret' : ' (no shared secret: knativeEventMesh.events.secret is not set)'),
-        );
+        events.addHttpPostIngress({ topic: settings.topic, validator: ingressValidator(settings) });
+        const path = `/api/events/http/${settings.topic}`;
+        if (settings.insecureAllowUnauthenticated) {
+          logger.warn(`Knative Event Mesh announcements are taken at ${path} from anyone: ${SETTINGS}.insecureAllowUnauthenticated is set`);
+        } else if (!settings.serviceAccount && !settings.secret) {
+          logger.warn(`Knative Event Mesh announcements to ${path} are refused: ${HOW_TO_ALLOW}`);
+        } else {
+          const ways = [
+            settings.serviceAccount ? `ServiceAccount tokens for audience ${settings.serviceAccount.audience} of ${settings.serviceAccount.subjects.join(', ')}` : '',
+            settings.secret ? 'the shared secret' : '',
+          ];
+          logger.info(`Knative Event Mesh announcements are taken at ${path}, with ${ways.filter(Boolean).join(' or ')}`);
+        }
       },
     });
   },
@@ -37,4 +43,5 @@ export const eventsModuleKnativeEventMesh = createBackendModule({
 
 export default eventsModuleKnativeEventMesh;
 export { parseCloudEventsJson } from './cloudevents';
-export { secretValidator } from './secret';
+export { ingressValidator, checker } from './ingress';
+export { ClusterKeys, type KeySource } from './keys';

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -18,7 +20,7 @@ import (
 // reading the function at functionURL with the reader's token, and
 // refreshed by the function's announcements. Its logs go to
 // dir/backstage.log; the provider's lines are printed as [backstage] lines.
-func startBackstage(ctx context.Context, port int, functionURL, token, dir string) (*catalog.Backend, string, error) {
+func startBackstage(ctx context.Context, port int, functionURL, token, secret, dir string) (*catalog.Backend, string, error) {
 	fmt.Println("Installing the Backstage backend of backstage/ (npm ci; the first time takes a few minutes)...")
 	took, err := catalog.Install(ctx)
 	if err != nil {
@@ -36,6 +38,7 @@ func startBackstage(ctx context.Context, port int, functionURL, token, dir strin
 	b, err := catalog.Start(ctx, catalog.Options{
 		Providers: map[string]catalog.Provider{"local": {BaseURL: functionURL, Token: token}},
 		Port:      port,
+		Secret:    secret,
 		Logs:      &moduleLines{file: f},
 		// Lets Ctrl-C stop the backend within seconds (see backstage/README.md).
 		NotifyTimeout: 2 * time.Second,
@@ -99,4 +102,14 @@ func backstageHelp(b *catalog.Backend, port int, logPath string) string {
 
   Change the mesh with kubectl, watch the announcement refresh the catalog
   below ([backstage]), and list the entities again:`, b.URL, catalog.IngressURL(port), logPath, b.Token)
+}
+
+// pushSecret returns a random shared secret for the function's
+// announcements to the Backstage backend.
+func pushSecret() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("making the push secret: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }

@@ -86,7 +86,13 @@ func run(addr, rbacDir string, backstagePort int) error {
 	env := map[string]string{}
 	sink, watch := "", "  Change the mesh with kubectl, and watch push announce it below ([sink]):"
 	if backstagePort != 0 {
-		backend, logPath, err := startBackstage(ctx, backstagePort, functionURL, tok, dir)
+		// The ingress takes the function's announcements with this secret only.
+		secret, err := pushSecret()
+		if err != nil {
+			return err
+		}
+		env["PUSH_SECRET"] = secret
+		backend, logPath, err := startBackstage(ctx, backstagePort, functionURL, tok, secret, dir)
 		if err != nil {
 			return err
 		}
