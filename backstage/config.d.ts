@@ -16,6 +16,11 @@ export interface Config {
           token: string;
           /** How often to read the mesh besides announcements. Default: every 5 minutes, 1 minute timeout. */
           schedule?: SchedulerServiceTaskScheduleDefinitionConfig;
+          /**
+           * spec.type of each EventType's API entity. eventType (the default, as 1.21.0): its schema as text.
+           * asyncapi: its own AsyncAPI document, read from {baseUrl}/v1/asyncapi?by=eventType, which Backstage's API docs render.
+           */
+          apiType?: 'eventType' | 'asyncapi';
         };
       };
     };

@@ -4,6 +4,7 @@ import {
 } from '@backstage/backend-plugin-api';
 import { readDurationFromConfig, type Config } from '@backstage/config';
 import { durationToMilliseconds } from '@backstage/types';
+import { readApiType, type ApiType } from './asyncapi';
 
 /** One provider: an entry of catalog.providers.knativeEventMesh. */
 export interface ProviderConfig {
@@ -11,6 +12,8 @@ export interface ProviderConfig {
   baseUrl: string;
   token: string;
   schedule: SchedulerServiceTaskScheduleDefinition;
+  /** spec.type of the EventTypes' APIs; absent: eventType, as 1.21.0. */
+  apiType?: ApiType;
 }
 
 /** The schedule of a provider whose configuration has none. */
@@ -34,6 +37,7 @@ export function readProviderConfigs(config: Config): ProviderConfig[] {
       schedule: c.has('schedule')
         ? readSchedulerServiceTaskScheduleDefinitionFromConfig(c.getConfig('schedule'))
         : DEFAULT_SCHEDULE,
+      apiType: readApiType(c, id),
     };
   });
 }

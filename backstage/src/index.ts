@@ -56,3 +56,4 @@ export {
   type EventSettings,
 } from './config';
 export { Coalescer } from './coalesce';
+export { readApiType, API_TYPES, TYPE_ASYNCAPI, type ApiType } from './asyncapi';

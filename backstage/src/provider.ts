@@ -2,6 +2,7 @@ import type { LoggerService, SchedulerServiceTaskRunner } from '@backstage/backe
 import type { EntityProvider, EntityProviderConnection } from '@backstage/plugin-catalog-node';
 import type { EventParams, EventsService } from '@backstage/plugin-events-node';
 import { EVENT_TYPE, quote, readAnnouncement } from './announcement';
+import { readDefinitions, withDefinitions } from './asyncapi';
 import { Coalescer } from './coalesce';
 import { routes, type EventSettings, type ProviderConfig } from './config';
 import { meshEntities } from './entities';
@@ -142,6 +143,9 @@ export class KnativeEventMeshProvider implements EntityProvider {
       return { ok: false, error: 'not connected to the catalog yet' };
     }
     const url = `${this.config.baseUrl.replace(/\/$/, '')}/v1/getEventMesh`;
+    // apiType asyncapi: the EventTypes' documents, read beside the mesh.
+    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(READ_TIMEOUT_MS)]);
+    const definitions = this.config.apiType === 'asyncapi' ? readDefinitions(this.config, signal) : undefined;
     let response: Response;
     try {
       response = await fetch(url, {
@@ -169,6 +173,13 @@ export class KnativeEventMeshProvider implements EntityProvider {
     } catch (err) {
       return { ok: false, error: `GET ${url} answered ${response.status} with a body that is not an event mesh: ${describe(err)}` };
     }
+    const read = await definitions;
+    if (read && !read.ok) {
+      return read;
+    }
+    if (read) {
+      entities = withDefinitions(entities, read.documents, problem => this.logger.warn(`Knative Event Mesh provider ${this.config.id}: ${problem}`));
+    }
     try {
       await this.connection.applyMutation({
         type: 'full',
@@ -181,7 +192,7 @@ export class KnativeEventMeshProvider implements EntityProvider {
   }
 }
 
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   if (err instanceof Error) {
     const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
     return `${err.message}${cause}`;
@@ -190,7 +201,7 @@ function describe(err: unknown): string {
 }
 
 /** The function's JSON error message, if the body holds one. */
-function errorOf(body: string): string {
+export function errorOf(body: string): string {
   try {
     const parsed = JSON.parse(body) as { error?: unknown };
     if (typeof parsed.error === 'string') {
@@ -203,7 +214,7 @@ function errorOf(body: string): string {
 }
 
 /** What to do about a status. */
-function hint(status: number, id: string): string {
+export function hint(status: number, id: string): string {
   switch (status) {
     case 401:
       return `. The function rejected the token of catalog.providers.knativeEventMesh.${id}.token: set a valid ServiceAccount token (see the function's rbac/)`;

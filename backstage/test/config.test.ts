@@ -16,8 +16,9 @@ test('readProviderConfigs reads catalog.providers.knativeEventMesh as 1.21.0 doe
       baseUrl: 'http://east/',
       token: 't1',
       schedule: { frequency: { minutes: 10 }, timeout: { seconds: 30 }, initialDelay: undefined, scope: undefined },
+      apiType: 'eventType',
     },
-    { id: 'west', baseUrl: 'http://west', token: 't2', schedule: DEFAULT_SCHEDULE },
+    { id: 'west', baseUrl: 'http://west', token: 't2', schedule: DEFAULT_SCHEDULE, apiType: 'eventType' },
   ]);
   assert.deepEqual(readProviderConfigs(new ConfigReader({})), []);
   assert.throws(() => readProviderConfigs(new ConfigReader({ catalog: { providers: { knativeEventMesh: { x: { baseUrl: 'http://x' } } } } })), /token/);

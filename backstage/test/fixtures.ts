@@ -64,12 +64,15 @@ export class FakeFunction {
   url = '';
   requests: { path: string; authorization: string | undefined }[] = [];
   reply: { status: number; body: string } = { status: 200, body: JSON.stringify(sampleMesh()) };
+  /** Replies by request path (with its query), ahead of reply. */
+  replies: Record<string, { status: number; body: string }> = {};
 
   constructor() {
     this.server = createServer((req, res) => {
       this.requests.push({ path: req.url ?? '', authorization: req.headers.authorization });
-      res.writeHead(this.reply.status, { 'Content-Type': 'application/json' });
-      res.end(this.reply.body);
+      const reply = this.replies[req.url ?? ''] ?? this.reply;
+      res.writeHead(reply.status, { 'Content-Type': 'application/json' });
+      res.end(reply.body);
     });
   }
 
