@@ -6,6 +6,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { ConfigReader } from '@backstage/config';
 import type { Entity } from '@backstage/catalog-model';
@@ -199,4 +200,25 @@ test('an asyncapi API of the mesh is related to its consumers as an eventType on
     (await relationsOf(foreign, [...foreign, ...TEAMS])).filter(r => /apiConsumedBy|consumesApi/.test(r)),
     [],
   );
+});
+
+test('apiType asyncapi: stopping the provider aborts a read of the documents that hangs', async t => {
+  const { fn, mutations, logger, provider } = await connected(t, 'asyncapi');
+  // The function answers the mesh, and never the documents.
+  fn.server.removeAllListeners('request');
+  fn.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === '/v1/getEventMesh') {
+      res.end(JSON.stringify(sampleMesh()));
+    }
+  });
+  const read = provider.read('test');
+  await new Promise(resolve => setTimeout(resolve, 200));
+  provider.stop();
+  // Far less than the read's own timeout (a minute).
+  const result = await Promise.race([read, new Promise<'still reading'>(resolve => setTimeout(() => resolve('still reading'), 10_000))]);
+  assert.notEqual(result, 'still reading', 'stop() did not abort the read of the documents');
+  assert.ok(typeof result === 'object' && !result.ok);
+  assert.match(result.error, /^could not reach http:\/\/127\.0\.0\.1:\d+\/v1\/asyncapi\?by=eventType: .*abort/i);
+  assert.equal(mutations.length, 1);
+  assert.equal(logger.lines.filter(l => l.level === 'error').length, 1);
 });
