@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { ConfigReader } from '@backstage/config';
+import { parse } from 'yaml';
 import type { Entity } from '@backstage/catalog-model';
 import type { EntityProviderMutation } from '@backstage/plugin-catalog-node';
 import type { JsonValue } from '@backstage/types';
@@ -221,4 +222,18 @@ test('apiType asyncapi: stopping the provider aborts a read of the documents tha
   assert.match(result.error, /^could not reach http:\/\/127\.0\.0\.1:\d+\/v1\/asyncapi\?by=eventType: .*abort/i);
   assert.equal(mutations.length, 1);
   assert.equal(logger.lines.filter(l => l.level === 'error').length, 1);
+});
+
+test("the READMEs' apiType examples are read as asyncapi", () => {
+  for (const path of [['README.md'], ['..', 'README.md']]) {
+    const readme = readFileSync(join(__dirname, '..', '..', ...path), 'utf8');
+    const blocks = [...readme.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map(m => m[1]).filter(b => /apiType/.test(b));
+    assert.equal(blocks.length, 1, `want one yaml block with apiType in ${path.join('/')}`);
+    const configs = readProviderConfigs(new ConfigReader(parse(blocks[0])));
+    assert.deepEqual(
+      configs.map(c => c.apiType),
+      ['asyncapi'],
+      path.join('/'),
+    );
+  }
 });
