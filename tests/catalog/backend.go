@@ -37,6 +37,8 @@ const Topic = "knative-eventmesh"
 type Provider struct {
 	BaseURL string
 	Token   string
+	// APIType is its apiType; empty leaves it out (eventType).
+	APIType string
 }
 
 // Options configures a backend.
@@ -176,6 +178,9 @@ func (b *Backend) writeConfig(opts Options) (string, error) {
 	for id, p := range opts.Providers {
 		schedule := map[string]any{"frequency": map[string]any{"minutes": 60}, "timeout": map[string]any{"minutes": 1}}
 		providers[id] = map[string]any{"baseUrl": p.BaseURL, "token": p.Token, "schedule": schedule}
+		if p.APIType != "" {
+			providers[id].(map[string]any)["apiType"] = p.APIType
+		}
 	}
 	catalog := map[string]any{"providers": map[string]any{"knativeEventMesh": providers}}
 	if opts.Entities != "" {
