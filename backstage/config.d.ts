@@ -5,7 +5,34 @@ export interface Config {
   catalog?: {
     providers?: {
       /** Knative Event Mesh providers, by id (the entities' spec.lifecycle). */
-      events?: {
+      knativeEventMesh?: {
+        [id: string]: {
+          /** The function's URL (or URL/namespaces/<ns>); the provider reads {baseUrl}/v1/getEventMesh. */
+          baseUrl: string;
+          /**
+           * A ServiceAccount token the function reads the mesh with, as in 1.21.0.
+           * Set this or tokenFile.
+           * @visibility secret
+           */
+          token?: string;
+          /**
+           * A file that holds that token, read at every read, so a projected,
+           * rotating ServiceAccount token works (in a Pod:
+           * /var/run/secrets/kubernetes.io/serviceaccount/token). Set this or token.
+           */
+          tokenFile?: string;
+          /** How often to read the mesh besides announcements. Default: every 5 minutes, 1 minute timeout. */
+          schedule?: SchedulerServiceTaskScheduleDefinitionConfig;
+          /**
+           * spec.type of each EventType's API entity. eventType (the default, as 1.21.0): its schema as text.
+           * asyncapi: its own AsyncAPI document, read from {baseUrl}/v1/asyncapi?by=eventType, which Backstage's API docs render.
+           */
+          apiType?: 'eventType' | 'asyncapi';
+        };
+      };
+    };
+  };
+  events?: {
     modules?: {
       /** The Knative Event Mesh events module: how the function's announcements (dev.knative.eventmesh.changed) refresh the providers. */
       knativeEventMesh?: KnativeEventMeshEvents;

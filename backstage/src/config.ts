@@ -4,6 +4,7 @@ import {
 } from '@backstage/backend-plugin-api';
 import { readDurationFromConfig, type Config } from '@backstage/config';
 import { durationToMilliseconds } from '@backstage/types';
+import { readApiType, type ApiType } from './asyncapi';
 
 /** One provider: an entry of catalog.providers.knativeEventMesh. */
 export interface ProviderConfig {
@@ -14,6 +15,8 @@ export interface ProviderConfig {
   /** A file that holds the reader's token, read at every read: a projected ServiceAccount token rotates. */
   tokenFile?: string;
   schedule: SchedulerServiceTaskScheduleDefinition;
+  /** spec.type of the EventTypes' APIs; absent: eventType, as 1.21.0. */
+  apiType?: ApiType;
 }
 
 /** The schedule of a provider whose configuration has none. */
@@ -46,6 +49,7 @@ export function readProviderConfigs(config: Config): ProviderConfig[] {
       schedule: c.has('schedule')
         ? readSchedulerServiceTaskScheduleDefinitionFromConfig(c.getConfig('schedule'))
         : DEFAULT_SCHEDULE,
+      apiType: readApiType(c, id),
     };
   });
 }

@@ -60,3 +60,4 @@ export {
   type IngressSettings,
 } from './config';
 export { Coalescer } from './coalesce';
+export { readApiType, API_TYPES, TYPE_ASYNCAPI, type ApiType } from './asyncapi';

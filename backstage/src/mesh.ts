@@ -114,7 +114,7 @@ interface Check {
   what: string;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const text: Check = { ok: v => typeof v === 'string', what: 'a string' };
 const texts: Check = { ok: v => Array.isArray(v) && v.every(text.ok), what: 'a list of strings' };

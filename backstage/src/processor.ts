@@ -13,7 +13,8 @@ import {
   type CatalogService,
   type LocationSpec,
 } from '@backstage/plugin-catalog-node';
-import { ANNOTATION_ALLOWED_SENDER_IDS, ANNOTATION_KUBERNETES_ID, TYPE_EVENT_TYPE } from './entities';
+import { isEventTypeApi } from './asyncapi';
+import { ANNOTATION_ALLOWED_SENDER_IDS, ANNOTATION_KUBERNETES_ID } from './entities';
 
 /** From an addressable to a Component an EventPolicy allows to send to it. */
 export const RELATION_HAS_ALLOWED_SENDER = 'hasAllowedSender';
@@ -79,7 +80,7 @@ export class KnativeEventMeshProcessor implements CatalogProcessor {
         emit(processingResult.relation({ type: reverse, source: component, target: self }));
       }
     };
-    if (entity.kind === 'API' && entity.spec?.type === TYPE_EVENT_TYPE) {
+    if (isEventTypeApi(entity)) {
       await relate(idsOf(entity.metadata.consumedBy), namespace, RELATION_API_CONSUMED_BY, RELATION_CONSUMES_API);
     }
     if (entity.kind !== 'Component') {

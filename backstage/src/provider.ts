@@ -11,6 +11,7 @@ import { durationToMilliseconds, type HumanDuration } from '@backstage/types';
 import type { EntityProvider, EntityProviderConnection } from '@backstage/plugin-catalog-node';
 import type { EventParams, EventsService } from '@backstage/plugin-events-node';
 import { EVENT_TYPE, quote, readAnnouncement } from './announcement';
+import { readDefinitions, withDefinitions } from './asyncapi';
 import { Coalescer } from './coalesce';
 import { SETTINGS, routes, type EventSettings, type ProviderConfig } from './config';
 import { meshEntities, type DroppedAnnotations } from './entities';
@@ -233,6 +234,9 @@ export class KnativeEventMeshProvider implements EntityProvider {
     } catch (err) {
       return { ok: false, error: describe(err) };
     }
+    // apiType asyncapi: the EventTypes' documents, read beside the mesh.
+    const definitions =
+      this.config.apiType === 'asyncapi' ? readDefinitions({ id: this.config.id, baseUrl: this.config.baseUrl, token }, signal) : undefined;
     let response: Response;
     try {
       response = await fetch(url, {
@@ -270,6 +274,13 @@ export class KnativeEventMeshProvider implements EntityProvider {
       this.warnDropped(url, dropped);
     } catch (err) {
       return { ok: false, error: `GET ${url} answered ${response.status} with a body that is not an event mesh: ${describe(err)}` };
+    }
+    const read = await definitions;
+    if (read && !read.ok) {
+      return read;
+    }
+    if (read) {
+      entities = withDefinitions(entities, read.documents, problem => this.logger.warn(`Knative Event Mesh provider ${this.config.id}: ${problem}`));
     }
     try {
       await this.connection.applyMutation({
@@ -336,7 +347,7 @@ function millisecondsOf(d: SchedulerServiceTaskScheduleDefinition['timeout']): n
   return durationToMilliseconds(d as HumanDuration);
 }
 
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   if (isError(err)) {
     const cause = isError(err.cause) ? ` (${err.cause.message})` : '';
     return `${err.message}${cause}`;
@@ -345,7 +356,7 @@ function describe(err: unknown): string {
 }
 
 /** The function's JSON error message, if the body holds one. */
-function errorOf(body: string): string {
+export function errorOf(body: string): string {
   try {
     const parsed = JSON.parse(body) as { error?: unknown };
     if (typeof parsed.error === 'string') {
@@ -358,7 +369,7 @@ function errorOf(body: string): string {
 }
 
 /** What to do about a status. */
-function hint(status: number, id: string): string {
+export function hint(status: number, id: string): string {
   switch (status) {
     case 401:
       return `. The function rejected the token of catalog.providers.knativeEventMesh.${id} (token or tokenFile): set a valid ServiceAccount token (see the function's rbac/)`;

@@ -16,8 +16,9 @@ test('readProviderConfigs reads catalog.providers.knativeEventMesh as 1.21.0 doe
       baseUrl: 'http://east/',
       token: 't1',
       schedule: { frequency: { minutes: 10 }, timeout: { seconds: 30 }, initialDelay: undefined, scope: undefined },
+      apiType: 'eventType',
     },
-    { id: 'west', baseUrl: 'http://west', token: 't2', schedule: DEFAULT_SCHEDULE },
+    { id: 'west', baseUrl: 'http://west', token: 't2', schedule: DEFAULT_SCHEDULE, apiType: 'eventType' },
   ]);
   assert.deepEqual(readProviderConfigs(new ConfigReader({})), []);
   assert.throws(() => readProviderConfigs(new ConfigReader({ catalog: { providers: { knativeEventMesh: { x: { baseUrl: 'http://x' } } } } })), /token/);
@@ -25,7 +26,7 @@ test('readProviderConfigs reads catalog.providers.knativeEventMesh as 1.21.0 doe
 
 test('readProviderConfigs: tokenFile instead of token, and one of them only', () => {
   const read = (c: object) => readProviderConfigs(new ConfigReader({ catalog: { providers: { knativeEventMesh: { x: { baseUrl: 'http://x', ...c } } } } }));
-  assert.deepEqual(read({ tokenFile: '/var/run/token' }), [{ id: 'x', baseUrl: 'http://x', tokenFile: '/var/run/token', schedule: DEFAULT_SCHEDULE }]);
+  assert.deepEqual(read({ tokenFile: '/var/run/token' }), [{ id: 'x', baseUrl: 'http://x', tokenFile: '/var/run/token', schedule: DEFAULT_SCHEDULE, apiType: 'eventType' }]);
   assert.throws(() => read({}), /catalog\.providers\.knativeEventMesh\.x has neither token nor tokenFile: set tokenFile/);
   assert.throws(() => read({ token: 't', tokenFile: '/f' }), /has both token and tokenFile: keep one/);
 });

@@ -64,13 +64,15 @@ export class FakeFunction {
   url = '';
   requests: { path: string; authorization: string | undefined }[] = [];
   reply: { status: number; body: string; headers?: Record<string, string> } = { status: 200, body: JSON.stringify(sampleMesh()) };
+  /** Replies by request path (with its query), ahead of reply. */
+  replies: Record<string, { status: number; body: string; headers?: Record<string, string> }> = {};
   /** How long it waits before it answers. */
   delayMs = 0;
 
   constructor() {
     this.server = createServer((req, res) => {
       this.requests.push({ path: req.url ?? '', authorization: req.headers.authorization });
-      const { status, body, headers } = this.reply;
+      const { status, body, headers } = this.replies[req.url ?? ''] ?? this.reply;
       setTimeout(() => {
         res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
         res.end(body);

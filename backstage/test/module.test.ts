@@ -33,11 +33,19 @@ async function start(t: test.TestContext, secret?: string, mesh?: unknown, provi
   if (mesh) {
     fn.reply = { status: 200, body: JSON.stringify(mesh) };
   }
-  t.after(() => fn.stop());
   const dir = mkdtempSync(join(tmpdir(), 'eventmesh-module-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  let backend: Awaited<ReturnType<typeof startTestBackend>> | undefined;
+  // The backend stops first (hooks run in the order they are added): with
+  // its location file or the function gone, the catalog's processing fails,
+  // and Backstage's engine publishes that error, unhandled, to an events
+  // service that is already shutting down.
+  t.after(async () => {
+    await backend?.stop();
+    await fn.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
   writeFileSync(join(dir, 'components.yaml'), COMPONENTS);
-  const backend = await startTestBackend({
+  backend = await startTestBackend({
     features: [
       catalogPlugin,
       eventsPlugin,
@@ -70,7 +78,6 @@ async function start(t: test.TestContext, secret?: string, mesh?: unknown, provi
       }),
     ],
   });
-  t.after(() => backend.stop());
   const base = `http://127.0.0.1:${(backend.server.address() as { port: number }).port}`;
   const entity = async (ref: string) => {
     const [kind, rest] = ref.split(':');

@@ -37,6 +37,8 @@ const Topic = "knative-eventmesh"
 type Provider struct {
 	BaseURL string
 	Token   string
+	// APIType is its apiType; empty leaves it out (eventType).
+	APIType string
 }
 
 // Options configures a backend.
@@ -176,6 +178,9 @@ func (b *Backend) writeConfig(opts Options) (string, error) {
 	for id, p := range opts.Providers {
 		schedule := map[string]any{"frequency": map[string]any{"minutes": 60}, "timeout": map[string]any{"minutes": 1}}
 		provider := map[string]any{"baseUrl": p.BaseURL, "token": p.Token, "schedule": schedule}
+		if p.APIType != "" {
+			provider["apiType"] = p.APIType
+		}
 		if !opts.Published {
 			// Ours reads the token from a file, as in a Pod.
 			path := filepath.Join(b.dir, "token-"+id)
