@@ -128,7 +128,9 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 			Secret:    secret,
 			// The events bus at Backstage's default (the bus gives an event
 			// to one replica per subscription: A's own provider takes it).
-			NotifyTimeout: 2 * time.Second,
+			// Its long-poll holds the shutdown up to the notify timeout and
+			// a second: 1 s keeps the stop within 5 s on a loaded machine.
+			NotifyTimeout: time.Second,
 			Logs:          logs,
 		}
 	}
@@ -168,7 +170,8 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 
 	t.Run("changes posted to A show on B", func(t *testing.T) {
 		type figures struct{ total, post, read, readTook, catalog time.Duration }
-		var all []figures
+		var all []figures          // the changes an announced read brought
+		var totals []time.Duration // every change
 		for i := range 6 {
 			name := fmt.Sprintf("b%d", i)
 			for _, c := range []struct {
@@ -186,13 +189,22 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 					e, err := b.Entity(ctx, "component", ns, name)
 					return err == nil && (e != nil) == c.want, err
 				})
-				post, okPost := sink.firstAfter(start)
-				read, okRead := reads.firstAfter(post.start)
-				if !okPost || !okRead {
-					t.Fatalf("%s: reached B without a POST (%v) or a read (%v) after kubectl", c.what, okPost, okRead)
-				}
+				totals = append(totals, total)
+				waitFor(t, "the function's POST of "+c.what, start, func() (bool, error) {
+					_, ok := sink.firstAfter(start)
+					return ok, nil
+				})
+				post, _ := sink.firstAfter(start)
 				if post.status != http.StatusAccepted {
 					t.Errorf("%s: the function's POST got %d, want 202", c.what, post.status)
+				}
+				read, okRead := reads.firstAfter(post.start)
+				if !okRead || read.start.After(start.Add(total)) {
+					// The scheduled read an earlier announced read triggered
+					// (newest mesh wins) brought the change first.
+					t.Logf("%-16s on B %5.2f s after kubectl, by a scheduled read before the announced one (POST at %5.2f s)",
+						c.what, total.Seconds(), post.start.Sub(start).Seconds())
+					continue
 				}
 				f := figures{
 					total:    total,
@@ -211,17 +223,21 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 			for i, f := range all {
 				d[i] = get(f)
 			}
+			if len(d) == 0 {
+				return 0, 0
+			}
 			slices.Sort(d)
 			return d[len(d)/2], d[len(d)-1]
 		}
-		p50, maxTotal := median(func(f figures) time.Duration { return f.total })
+		slices.Sort(totals)
+		p50, maxTotal := totals[len(totals)/2], totals[len(totals)-1]
 		post, _ := median(func(f figures) time.Duration { return f.post })
 		read, _ := median(func(f figures) time.Duration { return f.read })
 		took, _ := median(func(f figures) time.Duration { return f.readTook })
 		cat, _ := median(func(f figures) time.Duration { return f.catalog })
-		t.Logf("kubectl to entity on replica B over %d changes: p50 %.2f s, max %.2f s; medians: kubectl to POST (watch, debounce, build) %.2f s, "+
-			"POST to read %.2f s, read %.2f s, catalog (write, processing, stitching) %.2f s",
-			len(all), p50.Seconds(), maxTotal.Seconds(), post.Seconds(), read.Seconds(), took.Seconds(), cat.Seconds())
+		t.Logf("kubectl to entity on replica B over %d changes: p50 %.2f s, max %.2f s; medians of the %d an announced read brought: "+
+			"kubectl to POST (watch, debounce, build) %.2f s, POST to read %.2f s, read %.2f s, catalog (write, processing, stitching) %.2f s",
+			len(totals), p50.Seconds(), maxTotal.Seconds(), len(all), post.Seconds(), read.Seconds(), took.Seconds(), cat.Seconds())
 	})
 
 	t.Run("a POST without the secret gets 401 and causes no read", func(t *testing.T) {
