@@ -98,3 +98,47 @@ func TestTruncate(t *testing.T) {
 		t.Errorf("error %v, want one naming %q whole", err, ns)
 	}
 }
+
+// TestRoutes checks where each path leads, without a cluster: the mesh
+// and its AsyncAPI document, their namespaced forms, and the intake.
+func TestRoutes(t *testing.T) {
+	off := startFunction(t, nil)
+	on := startFunction(t, map[string]string{"K_SINK": "http://127.0.0.1:1"})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = on.Stop(ctx)
+	})
+	tests := []struct {
+		name   string
+		f      *Function
+		method string
+		path   string
+		status int
+		body   string // part of the body
+	}{
+		{"AsyncAPI", off, http.MethodGet, "/v1/asyncapi", http.StatusOK, `"asyncapi":"3.0.0"`},
+		{"AsyncAPI, unknown query", off, http.MethodGet, "/v1/asyncapi?color=red", http.StatusBadRequest, "unknown query"},
+		{"AsyncAPI of namespaces", off, http.MethodGet, "/namespaces/shop/v1/asyncapi", http.StatusOK, `"asyncapi":"3.0.0"`},
+		{"AsyncAPI of a bad namespace", off, http.MethodGet, "/namespaces/Shop/v1/asyncapi", http.StatusBadRequest, "bad namespace"},
+		{"mesh of a bad namespace", off, http.MethodGet, "/namespaces/Shop/v1/getEventMesh", http.StatusBadRequest, "bad namespace"},
+		{"intake with push off", off, http.MethodPost, "/", http.StatusConflict, "push is off"},
+		{"intake with push on", on, http.MethodPost, "/", http.StatusAccepted, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest(tt.method, tt.path, nil)
+			r.Header.Set("Authorization", "Bearer reader")
+			if tt.method == http.MethodPost {
+				for k, v := range map[string]string{"Ce-Specversion": "1.0", "Ce-Id": "1", "Ce-Source": "/apiserversource", "Ce-Type": "dev.knative.apiserver.resource.update"} {
+					r.Header.Set(k, v)
+				}
+			}
+			tt.f.Handle(w, r)
+			if w.Code != tt.status || !strings.Contains(w.Body.String(), tt.body) {
+				t.Errorf("%s %s: %d %.200s; want %d and a body with %q", tt.method, tt.path, w.Code, w.Body, tt.status, tt.body)
+			}
+		})
+	}
+}

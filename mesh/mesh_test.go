@@ -148,3 +148,26 @@ func TestSortedDeclared(t *testing.T) {
 		}
 	}
 }
+
+func TestSortedReceivers(t *testing.T) {
+	r := func(kind, ns, name string, ids ...string) Receiver {
+		return Receiver{Kind: kind, Namespace: ns, Name: name, ConsumedBy: ids}
+	}
+	got := sortedReceivers([]Receiver{
+		r("Trigger", "b", "t"), r("Trigger", "a", "t", "y", "x"), r("Subscription", "a", "t"), r("Trigger", "b", "t"), r("Trigger", "a", "u"),
+	})
+	var names []string
+	for _, g := range got {
+		names = append(names, g.Kind+" "+g.Namespace+"/"+g.Name)
+	}
+	want := "[Subscription a/t Trigger a/t Trigger a/u Trigger b/t]"
+	if sprint(names) != want {
+		t.Errorf("receivers %s, want %s", sprint(names), want)
+	}
+	if len(got) > 1 && sprint(got[1].ConsumedBy) != "[x y]" {
+		t.Errorf("consumers %v, want them sorted", got[1].ConsumedBy)
+	}
+	if sortedReceivers(nil) != nil {
+		t.Error("no receivers became a list: receivers are not part of the mesh JSON")
+	}
+}
