@@ -159,9 +159,9 @@ mutate-selfcheck: $(GREMLINS)
 	@status=0; (cd tests/mutantcheck && $(MUTATE) -o $(abspath $(MUTATE_OUT))/selfcheck.json .) \
 	  > $(MUTATE_OUT)/selfcheck.txt 2>&1 || status=$$?; \
 	ok=yes; \
-	grep -Eq '^ +LIVED CONDITIONALS_BOUNDARY at limit.go:' $(MUTATE_OUT)/selfcheck.txt || { ok=; echo "mutate: the self-check's boundary mutant was not reported LIVED"; }; \
-	grep -Eq '^ +KILLED CONDITIONALS_NEGATION at limit.go:' $(MUTATE_OUT)/selfcheck.txt || { ok=; echo "mutate: the self-check's negation mutant was not reported KILLED"; }; \
-	[ $$status = 10 ] || { ok=; echo "mutate: gremlins exited $$status on the self-check's 50 % efficacy, not 10 (below the threshold of $(MUTATE_CONFIG))"; }; \
+	grep -Eq '^ +LIVED CONDITIONALS_BOUNDARY at within.go:' $(MUTATE_OUT)/selfcheck.txt || { ok=; echo "mutate: the self-check's boundary mutant was not reported LIVED"; }; \
+	grep -Eq '^ +KILLED CONDITIONALS_NEGATION at within.go:' $(MUTATE_OUT)/selfcheck.txt || { ok=; echo "mutate: the self-check's negation mutant was not reported KILLED"; }; \
+	[ $$status = 10 ] || { ok=; echo "mutate: gremlins exited $$status on the self-check, not 10: the efficacy gate of $(MUTATE_CONFIG) did not fire at the 50 % a sound run gives"; }; \
 	if [ -z "$$ok" ]; then cat $(MUTATE_OUT)/selfcheck.txt; \
 	  echo "mutate: gremlins' results cannot be trusted with these flags or this version: no package was mutated"; exit 1; fi; \
 	echo "mutate: self-check passed (one mutant LIVED, one KILLED, the efficacy gate fired)"
