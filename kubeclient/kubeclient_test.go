@@ -107,14 +107,7 @@ func TestForTokenSendsOnlyTheCallersToken(t *testing.T) {
 			base := &rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{CAData: caPEM}}
 			base.TLSClientConfig.CAData = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 			own(base)
-			f, err := NewFactory(base)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := f.ForToken("callers-token")
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := callerClients(t, base)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			gvr := schema.GroupVersionResource{Group: "eventing.knative.dev", Version: "v1", Resource: "brokers"}
@@ -160,6 +153,21 @@ func TestOwnUsesOwnCredentials(t *testing.T) {
 	}
 }
 
+// callerClients returns the clients of the token callers-token, made from
+// base.
+func callerClients(t *testing.T, base *rest.Config) *Clients {
+	t.Helper()
+	f, err := NewFactory(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.ForToken("callers-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestClientSettings checks the settings every client gets: the function's
 // user agent unless the configuration names one, and no client-side rate
 // limit.
@@ -168,14 +176,7 @@ func TestClientSettings(t *testing.T) {
 		srv, s := fakeAPIServer(t)
 		base := &rest.Config{Host: srv.URL, UserAgent: tt.base,
 			TLSClientConfig: rest.TLSClientConfig{CAData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})}}
-		f, err := NewFactory(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := f.ForToken("callers-token")
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := callerClients(t, base)
 		if rl := c.REST.GetRateLimiter(); rl != nil {
 			t.Errorf("the clients limit their own rate (%T): the API server's Priority and Fairness does that", rl)
 		}
