@@ -8,7 +8,7 @@ import type { Entity } from '@backstage/catalog-model';
 import type { Config } from '@backstage/config';
 import { SYSTEM, TYPE_EVENT_TYPE } from './entities';
 import { isRecord } from './mesh';
-import { describe, errorOf, hint } from './provider';
+import { describe, errorOf, hint } from './failures';
 
 /** The values of a provider's apiType; the first is the default. */
 export const API_TYPES = ['eventType', 'asyncapi'] as const;

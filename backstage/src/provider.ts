@@ -12,6 +12,7 @@ import type { EntityProvider, EntityProviderConnection } from '@backstage/plugin
 import type { EventParams, EventsService } from '@backstage/plugin-events-node';
 import { EVENT_TYPE, quote, readAnnouncement } from './announcement';
 import { readDefinitions, withDefinitions } from './asyncapi';
+import { describe, errorOf, hint } from './failures';
 import { Coalescer } from './coalesce';
 import { SETTINGS, routes, type EventSettings, type ProviderConfig } from './config';
 import { meshEntities, type DroppedAnnotations } from './entities';
@@ -345,37 +346,4 @@ function millisecondsOf(d: SchedulerServiceTaskScheduleDefinition['timeout']): n
     return d.toMillis();
   }
   return durationToMilliseconds(d as HumanDuration);
-}
-
-export function describe(err: unknown): string {
-  if (isError(err)) {
-    const cause = isError(err.cause) ? ` (${err.cause.message})` : '';
-    return `${err.message}${cause}`;
-  }
-  return String(err);
-}
-
-/** The function's JSON error message, if the body holds one. */
-export function errorOf(body: string): string {
-  try {
-    const parsed = JSON.parse(body) as { error?: unknown };
-    if (typeof parsed.error === 'string') {
-      return `: ${quote(parsed.error)}`;
-    }
-  } catch {
-    // not JSON
-  }
-  return '';
-}
-
-/** What to do about a status. */
-export function hint(status: number, id: string): string {
-  switch (status) {
-    case 401:
-      return `. The function rejected the token of catalog.providers.knativeEventMesh.${id} (token or tokenFile): set a valid ServiceAccount token (see the function's rbac/)`;
-    case 403:
-      return `. The token of catalog.providers.knativeEventMesh.${id} (token or tokenFile) may not read the mesh: bind its ServiceAccount to the function's reader ClusterRole`;
-    default:
-      return '';
-  }
 }
