@@ -190,21 +190,27 @@ func (f *Function) route(w http.ResponseWriter, r *http.Request) {
 	case path == asyncAPIPath:
 		f.serveAsyncAPI(w, r, nil)
 	case strings.HasPrefix(path, "/namespaces/") && strings.HasSuffix(path, meshPath):
-		nss, err := parseNamespaces(strings.TrimSuffix(strings.TrimPrefix(path, "/namespaces/"), meshPath), meshPath)
-		if err != nil {
-			respond.Error(w, http.StatusBadRequest, err.Error())
-			return
+		if nss, ok := namespacesIn(w, path, meshPath); ok {
+			f.serveMesh(w, r, nss, meshView)
 		}
-		f.serveMesh(w, r, nss, meshView)
 	case strings.HasPrefix(path, "/namespaces/") && strings.HasSuffix(path, asyncAPIPath):
-		nss, err := parseNamespaces(strings.TrimSuffix(strings.TrimPrefix(path, "/namespaces/"), asyncAPIPath), asyncAPIPath)
-		if err != nil {
-			respond.Error(w, http.StatusBadRequest, err.Error())
-			return
+		if nss, ok := namespacesIn(w, path, asyncAPIPath); ok {
+			f.serveAsyncAPI(w, r, nss)
 		}
-		f.serveAsyncAPI(w, r, nss)
 	default:
 		respond.Error(w, http.StatusNotFound, "no such path: the event mesh is at GET "+meshPath+" (or GET /namespaces/{namespace}"+meshPath+
 			"), as AsyncAPI at GET "+asyncAPIPath+"; CloudEvents go to POST /")
 	}
+}
+
+// namespacesIn returns the namespaces of a path
+// /namespaces/{ns}[,{ns}...]{suffix}. It answers 400 and returns false when
+// they are bad.
+func namespacesIn(w http.ResponseWriter, path, suffix string) ([]string, bool) {
+	nss, err := parseNamespaces(strings.TrimSuffix(strings.TrimPrefix(path, "/namespaces/"), suffix), suffix)
+	if err != nil {
+		respond.Error(w, http.StatusBadRequest, err.Error())
+		return nil, false
+	}
+	return nss, true
 }
