@@ -231,6 +231,11 @@ func-cache:
 	    go build ./... knative.dev/func-go/http; \
 	done
 
+# apt-install PACKAGES: install Debian's packages, through sudo unless
+# make runs as root. For the tools the tests and make knative need.
+apt-install = sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $(1)
+
 # tests/catalog runs two Backstage replicas on a PostgreSQL it starts
 # itself (initdb and postgres on PATH, or Debian's postgresql package).
 # Install the package when neither is there.
@@ -239,8 +244,7 @@ postgresql:
 	@if command -v initdb >/dev/null && command -v postgres >/dev/null; then exit 0; fi; \
 	if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then exit 0; fi; \
 	echo "installing Debian's postgresql package for tests/catalog"; \
-	sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends postgresql
+	$(call apt-install,postgresql)
 
 # tests/asyncapi renders the AsyncAPI documents in headless Chromium.
 # Install Debian's chromium package when it is not on PATH.
@@ -248,8 +252,7 @@ postgresql:
 chromium:
 	@if command -v chromium >/dev/null; then exit 0; fi; \
 	echo "installing Debian's chromium package for tests/asyncapi"; \
-	sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium
+	$(call apt-install,chromium)
 
 .PHONY: binaries
 binaries: $(CONTROL_PLANE) $(FUNC) $(ADAPTER)
@@ -373,8 +376,7 @@ knative-debs:
 	@missing=; for p in $(KNATIVE_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
-	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	  $(call apt-install,$$missing); \
 	fi
 
 KNATIVE_STATE := .knative
