@@ -311,10 +311,13 @@ KUBE_LDFLAGS  := -X k8s.io/component-base/version.gitVersion=$(NODE_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) \
 	-X k8s.io/component-base/version.gitTreeState=clean
 SERVING_CMDS  := controller webhook activator autoscaler queue
-EVENTING_CMDS := controller webhook apiserver_receive_adapter mtping jobsink requestreply auth_proxy
+EVENTING_CMDS := controller webhook apiserver_receive_adapter mtping jobsink requestreply auth_proxy \
+	mtchannel_broker broker/ingress broker/filter in_memory/channel_controller in_memory/channel_dispatcher
+# go build names each binary after its package's last element.
+EVENTING_FILES := $(addprefix $(EVENTING_BIN)/,$(notdir $(EVENTING_CMDS)))
 
 KNATIVE_BINARIES := $(addprefix $(NODE_BIN)/,$(NODE_CMDS)) $(NODE_BIN)/kubectl $(NODE_BIN)/kube-apiserver $(addprefix $(SERVING_BIN)/,$(SERVING_CMDS)) \
-	$(addprefix $(EVENTING_BIN)/,$(EVENTING_CMDS)) $(EVENTING_BIN)/event_display $(TRAEFIK) $(COREDNS)
+	$(EVENTING_FILES) $(EVENTING_BIN)/event_display $(TRAEFIK) $(COREDNS)
 
 .PHONY: knative-binaries
 knative-binaries: $(KNATIVE_BINARIES) $(CONTROL_PLANE) $(FUNC)
@@ -345,7 +348,7 @@ $(addprefix $(SERVING_BIN)/,$(SERVING_CMDS)) &:
 	@echo "building Knative Serving $(SERVING_VERSION) into $(SERVING_BIN) (once)"
 	$(call build-into,$(SERVING_BIN),tests/tools/serving,$(addprefix knative.dev/serving/cmd/,$(SERVING_CMDS)))
 
-$(addprefix $(EVENTING_BIN)/,$(EVENTING_CMDS)) &:
+$(EVENTING_FILES) &:
 	@echo "building Knative Eventing $(ADAPTER_VERSION) into $(EVENTING_BIN) (once)"
 	$(call build-into,$(EVENTING_BIN),tests/tools/adapter,$(addprefix knative.dev/eventing/cmd/,$(EVENTING_CMDS)))
 
@@ -366,7 +369,7 @@ $(COREDNS):
 	$(call build-into,$(@D),tests/tools/coredns,github.com/coredns/coredns)
 
 # The images' binaries run on no libc of ours: static.
-$(addprefix $(SERVING_BIN)/,$(SERVING_CMDS)) $(addprefix $(EVENTING_BIN)/,$(EVENTING_CMDS)) $(EVENTING_BIN)/event_display $(TRAEFIK) $(COREDNS): export CGO_ENABLED = 0
+$(addprefix $(SERVING_BIN)/,$(SERVING_CMDS)) $(EVENTING_FILES) $(EVENTING_BIN)/event_display $(TRAEFIK) $(COREDNS): export CGO_ENABLED = 0
 
 # make knative runs as root (containerd, the kubelet, iptables). These are
 # Debian's packages it needs; they are installed when missing.
