@@ -126,7 +126,7 @@ e2e: $(CONTROL_PLANE) $(ADAPTER) $(FUNC) postgresql chromium
 # gremlins is run without --test-cpu: v0.6.0 passes "-cpu N" to go test as
 # one argument, the test binary rejects it, and every mutant then counts as
 # killed. The self-check below catches that kind of break.
-MUTATE_PKGS ?= . ./fetch ./relate ./filter ./mesh ./respond ./announce ./coalesce ./token ./kubeclient ./asyncapi
+MUTATE_PKGS ?= . ./fetch ./relate ./filter ./mesh ./respond ./announce ./coalesce ./token ./kubeclient ./asyncapi ./intake
 MUTATE_OUT ?= bin/mutate
 MUTATE_WORKERS ?= 1
 # A mutant whose tests take MUTATE_TIMEOUT times as long as the unmutated

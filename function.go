@@ -24,6 +24,7 @@ import (
 	"github.com/knative-eventmesh/function/announce"
 	"github.com/knative-eventmesh/function/coalesce"
 	"github.com/knative-eventmesh/function/filter"
+	"github.com/knative-eventmesh/function/intake"
 	"github.com/knative-eventmesh/function/kubeclient"
 	"github.com/knative-eventmesh/function/respond"
 )
@@ -51,6 +52,7 @@ type Function struct {
 
 	// Push, when K_SINK is set.
 	push     *announce.Announcer
+	intake   *intake.Guard
 	stopPush context.CancelFunc
 	pushDone chan struct{}
 }

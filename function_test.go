@@ -16,6 +16,7 @@ import (
 	fhttp "knative.dev/func-go/http"
 
 	"github.com/knative-eventmesh/function/announce"
+	"github.com/knative-eventmesh/function/intake"
 )
 
 // The Function has the shape func-go's scaffolding expects.
@@ -79,6 +80,7 @@ func TestDocumentedDefaults(t *testing.T) {
 		{"PUSH_STATE_CONFIGMAP", s.Push.StateConfigMap, "eventmesh-state"},
 		{"PUSH_INDEX_MAX_BYTES", s.Push.MaxIndexBytes, 786432},
 		{"PUSH_TOKEN_FILE", s.Push.TokenFile, "/oidc/token"},
+		{"INTAKE_SOURCES", s.Push.Intake.Sources, "apiserversource/eventmesh-changes,pingsource/eventmesh-resync"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s defaults to %v, documented as %v", c.name, c.got, c.want)
@@ -87,7 +89,8 @@ func TestDocumentedDefaults(t *testing.T) {
 }
 
 func TestReadSettings(t *testing.T) {
-	push := PushSettings{Debounce: DefaultDebounce, ClaimTTL: DefaultClaimTTL, StateConfigMap: DefaultStateCM, MaxIndexBytes: announce.DefaultMaxIndexBytes, TokenFile: DefaultTokenFile}
+	push := PushSettings{Debounce: DefaultDebounce, ClaimTTL: DefaultClaimTTL, StateConfigMap: DefaultStateCM, MaxIndexBytes: announce.DefaultMaxIndexBytes, TokenFile: DefaultTokenFile,
+		Intake: IntakeSettings{Sources: intake.DefaultSources}}
 	tests := []struct {
 		env     map[string]string
 		want    Settings
@@ -98,11 +101,14 @@ func TestReadSettings(t *testing.T) {
 			want: Settings{Timeout: 5 * time.Second, PageSize: 500, LogLevel: slog.LevelDebug, MaxBuilds: 3, Push: push}},
 		{env: map[string]string{"K_SINK": "http://broker.example.com/ns/default", "CLUSTER_NAME": "prod", "PUSH_DEBOUNCE": "500ms",
 			"PUSH_CLAIM_TTL": "10s", "PUSH_STATE_NAMESPACE": "ops", "PUSH_STATE_CONFIGMAP": "state", "MESH_URL": "https://mesh.example.com/",
-			"PUSH_INDEX_MAX_BYTES": "1000", "PUSH_SECRET": "s3cret", "PUSH_TOKEN_FILE": "/var/run/backstage/token"},
+			"PUSH_INDEX_MAX_BYTES": "1000", "PUSH_SECRET": "s3cret", "PUSH_TOKEN_FILE": "/var/run/backstage/token", "K_CA_CERTS": "PEM",
+			"INTAKE_AUDIENCE": "eventmesh", "INTAKE_SOURCES": "ops/pingsource/tick", "INTAKE_SUBJECTS": "system:serviceaccount:ops:notifier"},
 			want: Settings{Timeout: DefaultTimeout, PageSize: DefaultPageSize, LogLevel: slog.LevelInfo, Push: PushSettings{
 				Sink: "http://broker.example.com/ns/default", ClusterName: "prod", Debounce: 500 * time.Millisecond, ClaimTTL: 10 * time.Second,
 				StateNamespace: "ops", StateConfigMap: "state", MeshURL: "https://mesh.example.com", MaxIndexBytes: 1000, Secret: "s3cret",
-				TokenFile: "/var/run/backstage/token"}}},
+				TokenFile: "/var/run/backstage/token", CACerts: "PEM", Intake: IntakeSettings{Audience: "eventmesh", Sources: "ops/pingsource/tick",
+					Subjects: "system:serviceaccount:ops:notifier"}}}},
+		{env: map[string]string{"INTAKE_SOURCES": "broker/default"}, wantErr: true},
 		{env: map[string]string{"K_SINK": "not a url"}, wantErr: true},
 		{env: map[string]string{"K_SINK": "ftp://x"}, wantErr: true},
 		{env: map[string]string{"PUSH_DEBOUNCE": "0s"}, wantErr: true},

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/knative-eventmesh/function/announce"
+	"github.com/knative-eventmesh/function/intake"
+	"github.com/knative-eventmesh/function/kubeclient"
 	"github.com/knative-eventmesh/function/mesh"
 	"github.com/knative-eventmesh/function/respond"
 )
@@ -28,7 +31,14 @@ func (f *Function) startPush(namespace string, env map[string]string) error {
 	if err != nil {
 		return err
 	}
-	cfg := f.pushConfig(namespace, env["K_SERVICE"])
+	cfg, err := f.pushConfig(namespace, env["K_SERVICE"])
+	if err != nil {
+		return err
+	}
+	f.intake, err = f.intakeGuard(own, namespace, env["K_SERVICE"])
+	if err != nil {
+		return err
+	}
 	store := &announce.Store{ConfigMaps: own.Core.ConfigMaps(cmp.Or(p.StateNamespace, namespace)), Name: p.StateConfigMap}
 	// meshOf logs what it leaves out of the mesh.
 	build := func(ctx context.Context) (m *mesh.Mesh, err error) {
@@ -55,7 +65,7 @@ func (f *Function) startPush(namespace string, env map[string]string) error {
 
 // pushConfig is the announcer's configuration, from the push settings,
 // the function's namespace and its Knative Service's name.
-func (f *Function) pushConfig(namespace, service string) announce.Config {
+func (f *Function) pushConfig(namespace, service string) (announce.Config, error) {
 	p := f.settings.Push
 	cfg := announce.Config{
 		Sink:     p.Sink,
@@ -80,7 +90,44 @@ func (f *Function) pushConfig(namespace, service string) announce.Config {
 	if p.Secret != "" {
 		cfg.Header = http.Header{SecretHeader: {p.Secret}}
 	}
-	return cfg
+	if p.CACerts != "" {
+		pool, err := certPool(p.CACerts)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// certPool returns the system's certificates and those of pem.
+func certPool(pem string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM([]byte(pem)) {
+		return nil, errors.New("K_CA_CERTS holds no PEM certificate: set it to the sink's CA certificates, or leave it unset")
+	}
+	return pool, nil
+}
+
+// intakeGuard returns the check of incoming notifications, with the
+// function's own clients.
+func (f *Function) intakeGuard(own *kubeclient.Clients, namespace, service string) (*intake.Guard, error) {
+	in := f.settings.Push.Intake
+	sources, err := intake.ParseSources(in.Sources, namespace)
+	if err != nil {
+		return nil, fmt.Errorf("INTAKE_SOURCES: %w", err)
+	}
+	cfg := intake.Config{
+		Audience: cmp.Or(in.Audience, intake.Audience(namespace, cmp.Or(service, "eventmesh"))),
+		Sources:  sources,
+		Subjects: intake.ParseSubjects(in.Subjects),
+	}
+	f.log.Info("notifications need a token of audience "+cfg.Audience+" once a push source has an OIDC identity",
+		"sources", in.Sources, "subjects", len(cfg.Subjects))
+	return intake.New(cfg, own.Authentication.TokenReviews(), own.Dynamic, f.log.With("component", "intake")), nil
 }
 
 // SecretHeader carries PUSH_SECRET with each announcement: the Backstage
@@ -91,6 +138,15 @@ const SecretHeader = "X-Eventmesh-Secret"
 func (f *Function) serveEvent(w http.ResponseWriter, r *http.Request) {
 	if f.push == nil {
 		respond.Error(w, http.StatusConflict, "push is off: set K_SINK (a SinkBinding does) to have the function announce mesh changes")
+		return
+	}
+	if err := f.intake.Check(r.Context(), r); err != nil {
+		var d *intake.Denial
+		if errors.As(err, &d) {
+			respond.Error(w, d.Status, d.Reason)
+			return
+		}
+		respond.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	var rej *announce.Rejection

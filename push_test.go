@@ -1,6 +1,10 @@
 package function
 
 import (
+	"crypto/x509"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +49,10 @@ func TestPushConfig(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &Function{settings: Settings{Timeout: 20 * time.Second, Push: tc.push}}
-			cfg := f.pushConfig(tc.namespace, tc.service)
+			cfg, err := f.pushConfig(tc.namespace, tc.service)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if cfg.Source != tc.wantSource || cfg.DataRef != tc.wantDataRef {
 				t.Errorf("source %q, dataref %q; want %q, %q", cfg.Source, cfg.DataRef, tc.wantSource, tc.wantDataRef)
 			}
@@ -65,5 +72,33 @@ func TestPushConfig(t *testing.T) {
 				t.Errorf("holder %q has no random part", cfg.Holder)
 			}
 		})
+	}
+}
+
+// TestCACerts checks that K_CA_CERTS gives the announcer its roots, and
+// that a value with no certificate stops push with a clear error.
+func TestCACerts(t *testing.T) {
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	pemCert := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	push := PushSettings{Sink: "https://sink", Debounce: time.Second, ClaimTTL: 30 * time.Second}
+
+	push.CACerts = pemCert
+	f := &Function{settings: Settings{Timeout: time.Second, Push: push}}
+	cfg, err := f.pushConfig("ns", "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RootCAs == nil {
+		t.Fatal("no roots from K_CA_CERTS")
+	}
+	if _, err := srv.Certificate().Verify(x509.VerifyOptions{Roots: cfg.RootCAs}); err != nil {
+		t.Errorf("the roots do not hold K_CA_CERTS' certificate: %v", err)
+	}
+
+	push.CACerts = "not a certificate"
+	f = &Function{settings: Settings{Timeout: time.Second, Push: push}}
+	if _, err := f.pushConfig("ns", "svc"); err == nil || !strings.Contains(err.Error(), "K_CA_CERTS holds no PEM certificate") {
+		t.Errorf("error %v, want one naming K_CA_CERTS", err)
 	}
 }

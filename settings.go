@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/knative-eventmesh/function/announce"
+	"github.com/knative-eventmesh/function/intake"
 )
 
 // Settings are read from the environment (and func's static cfg file) at
@@ -66,6 +67,27 @@ type PushSettings struct {
 	// announcement, read at each send (PUSH_TOKEN_FILE; default where a
 	// SinkBinding mounts its OIDC token). A missing file sends none.
 	TokenFile string
+	// CACerts holds PEM certificates the sink's TLS certificate may chain
+	// to, besides the system's (K_CA_CERTS, set by a SinkBinding when
+	// Eventing's transport-encryption gives the sink an https address).
+	CACerts string
+	// Intake configures who may notify the function of changes.
+	Intake IntakeSettings
+}
+
+// IntakeSettings configure the check of incoming notifications. It
+// applies when a source reports an OIDC identity or Subjects is set.
+type IntakeSettings struct {
+	// Audience is the function's OIDC audience (INTAKE_AUDIENCE; default
+	// the Knative Service's, serving.knative.dev/service/<ns>/<name>).
+	Audience string
+	// Sources lists the push sources whose OIDC identities may notify
+	// (INTAKE_SOURCES, "[namespace/]kind/name" separated by commas;
+	// default those of rbac/push.yaml).
+	Sources string
+	// Subjects lists further users that may notify (INTAKE_SUBJECTS,
+	// separated by commas).
+	Subjects string
 }
 
 // Defaults of Settings.
@@ -132,6 +154,16 @@ func readPushSettings(env map[string]string) (PushSettings, error) {
 		MaxIndexBytes:  announce.DefaultMaxIndexBytes,
 		Secret:         env["PUSH_SECRET"],
 		TokenFile:      cmp.Or(env["PUSH_TOKEN_FILE"], DefaultTokenFile),
+		CACerts:        env["K_CA_CERTS"],
+		Intake: IntakeSettings{
+			Audience: env["INTAKE_AUDIENCE"],
+			Sources:  cmp.Or(env["INTAKE_SOURCES"], intake.DefaultSources),
+			Subjects: env["INTAKE_SUBJECTS"],
+		},
+	}
+	// The namespace is known at Start; any one checks the form here.
+	if _, err := intake.ParseSources(p.Intake.Sources, "default"); err != nil {
+		return p, fmt.Errorf("INTAKE_SOURCES=%q: %w", p.Intake.Sources, err)
 	}
 	if p.Sink != "" {
 		if u, err := url.Parse(p.Sink); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {

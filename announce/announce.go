@@ -23,6 +23,8 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -100,6 +102,9 @@ type Config struct {
 	// Authorization: Bearer with each announcement, read at each send (a
 	// projected ServiceAccount token rotates). A missing file sends none.
 	TokenFile string
+	// RootCAs, when set, are the certificates a sink's TLS certificate
+	// may chain to (the system's and K_CA_CERTS).
+	RootCAs *x509.CertPool
 }
 
 // BuildFunc builds the mesh to announce.
@@ -130,6 +135,11 @@ func New(cfg Config, build BuildFunc, store *Store, log *slog.Logger) (*Announce
 		for _, v := range values {
 			opts = append(opts, cehttp.WithHeader(name, v))
 		}
+	}
+	if cfg.RootCAs != nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
+		opts = append(opts, cehttp.WithRoundTripper(t))
 	}
 	client, err := cloudevents.NewClientHTTP(opts...)
 	if err != nil {
@@ -442,7 +452,7 @@ func (a *Announcer) send(ctx context.Context, ev cloudevents.Event) error {
 	case ok && (status == http.StatusUnauthorized || status == http.StatusForbidden):
 		// Retried, a bounded number of times: the token rotates, and the
 		// sink's configuration may be fixed meanwhile.
-		return fmt.Errorf("%w: %s", err, authHint(a.cfg.TokenFile, token != "", a.cfg.Header))
+		return fmt.Errorf("%w: %s", err, authHint(status, a.cfg.TokenFile, token != "", a.cfg.Header))
 	case ok && !retryable(status):
 		return &RejectedError{ID: ev.ID(), Status: status, Err: err}
 	}
@@ -465,16 +475,21 @@ func readToken(file string) (string, error) {
 }
 
 // authHint says the likely cause of a sink's 401 or 403.
-func authHint(tokenFile string, sentToken bool, header http.Header) string {
-	if sentToken {
-		return "the sink refused the function's token from " + tokenFile +
-			": check that Backstage's ingress takes tokens of this audience and subject (serviceAccount.audience, serviceAccount.subjects)"
-	}
-	if len(header) > 0 {
+func authHint(status int, tokenFile string, sentToken bool, header http.Header) string {
+	switch {
+	case sentToken && status == http.StatusForbidden:
+		return "the sink verified the function's token from " + tokenFile + " but refuses its subject: " +
+			"an EventPolicy on the sink does not allow the function's OIDC identity (the SinkBinding's status.auth.serviceAccountName), " +
+			"or Backstage's ingress does not list it in serviceAccount.subjects"
+	case sentToken:
+		return "the sink did not accept the function's token from " + tokenFile +
+			": it expired, or it is for another audience than the sink's (a SinkBinding mounts a token for its sink's audience; " +
+			"Backstage's ingress checks serviceAccount.audience)"
+	case len(header) > 0:
 		return "the sink refused the shared secret: set the same value in PUSH_SECRET and in Backstage's ingress secret"
 	}
 	return "the function sent no credentials: no token at " + tokenFile +
-		" (enable Knative's authentication-oidc so the SinkBinding mounts one, with the audience Backstage expects) and no PUSH_SECRET"
+		" (with Knative's authentication-oidc on, the SinkBinding mounts one for the sink's audience) and no PUSH_SECRET"
 }
 
 // Digest returns the digest of an encoded mesh.

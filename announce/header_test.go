@@ -2,6 +2,7 @@ package announce
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -98,13 +99,16 @@ func TestAuthRefusalSaysWhy(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "token")
 	for _, tt := range []struct {
 		name   string
+		status int
 		token  string
 		header http.Header
 		want   string
 	}{
-		{"no credentials", "", nil, "the function sent no credentials: no token at " + file},
-		{"token refused", "the-token", nil, "the sink refused the function's token from " + file},
-		{"secret refused", "", http.Header{"X-Eventmesh-Secret": {"s"}}, "the sink refused the shared secret"},
+		{"no credentials", http.StatusUnauthorized, "", nil, "the function sent no credentials: no token at " + file},
+		{"no credentials, forbidden", http.StatusForbidden, "", nil, "the function sent no credentials: no token at " + file},
+		{"token refused", http.StatusUnauthorized, "the-token", nil, "the sink did not accept the function's token from " + file},
+		{"subject refused", http.StatusForbidden, "the-token", nil, "an EventPolicy on the sink does not allow the function's OIDC identity"},
+		{"secret refused", http.StatusUnauthorized, "", http.Header{"X-Eventmesh-Secret": {"s"}}, "the sink refused the shared secret"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_ = os.Remove(file)
@@ -116,7 +120,7 @@ func TestAuthRefusalSaysWhy(t *testing.T) {
 			h := newHarness(t, Config{MaxAttempts: 4, TokenFile: file, Header: tt.header})
 			var logs strings.Builder
 			h.a.log = slog.New(slog.NewTextHandler(&logs, nil))
-			h.sink.status.Store(http.StatusUnauthorized)
+			h.sink.status.Store(int32(tt.status))
 			h.a.syncUntilDone(context.Background())
 			if n := len(h.sink.received()); n != 4 {
 				t.Errorf("%d attempts, want MaxAttempts (4)", n)
@@ -173,5 +177,38 @@ func TestStructuredMode(t *testing.T) {
 		if r.body[k] != want {
 			t.Errorf("body %s = %v, want %q", k, r.body[k], want)
 		}
+	}
+}
+
+// TestRootCAs checks that an https sink whose certificate chains to
+// RootCAs (K_CA_CERTS) is reached, and that without them it is not.
+func TestRootCAs(t *testing.T) {
+	sink := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer sink.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(sink.Certificate())
+	for _, tt := range []struct {
+		name    string
+		roots   *x509.CertPool
+		wantErr string
+	}{
+		{"with the sink's CA", pool, ""},
+		{"without", nil, "certificate"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := New(Config{Sink: sink.URL, ClaimTTL: 10 * time.Second, RootCAs: tt.roots}, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = a.send(context.Background(), testEvent())
+			if tt.wantErr == "" && err != nil {
+				t.Errorf("send: %v, want it accepted", err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("send: %v, want an error about the %s", err, tt.wantErr)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes/scheme"
+	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
@@ -31,6 +32,9 @@ type Clients struct {
 	// Core reads and writes core objects: push keeps its state in a
 	// ConfigMap.
 	Core corev1client.CoreV1Interface
+	// Authentication verifies tokens: push's intake reviews the tokens
+	// of the sources that notify it.
+	Authentication authenticationv1client.AuthenticationV1Interface
 }
 
 // Factory makes Clients from one base configuration.
@@ -110,7 +114,11 @@ func (f *Factory) clients(cfg *rest.Config) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building core client: %w", err)
 	}
-	return &Clients{Metadata: md, Dynamic: dyn, REST: rc, Core: core}, nil
+	authn, err := authenticationv1client.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("building authentication client: %w", err)
+	}
+	return &Clients{Metadata: md, Dynamic: dyn, REST: rc, Core: core, Authentication: authn}, nil
 }
 
 // inClusterNamespace is where a Pod finds its namespace.

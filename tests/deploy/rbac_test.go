@@ -132,6 +132,14 @@ func TestPermissions(t *testing.T) {
 		{verb: "get", resource: "configmaps", namespace: "knative-eventing", name: "eventmesh-state"},
 		{verb: "update", resource: "configmaps", namespace: "knative-eventing", name: "eventmesh-state"},
 	}
+	// The intake verifies notifications' tokens and reads the push
+	// sources' OIDC identities.
+	intake := []access{
+		{verb: "create", group: "authentication.k8s.io", resource: "tokenreviews"},
+		{verb: "get", group: "sources.knative.dev", resource: "apiserversources", namespace: "knative-eventing", name: "eventmesh-changes"},
+		{verb: "get", group: "sources.knative.dev", resource: "pingsources", namespace: "knative-eventing", name: "eventmesh-resync"},
+	}
+	tokenReviews := []access{{verb: "create", group: "authentication.k8s.io", resource: "tokenreviews"}}
 	watches := []access{
 		{verb: "watch", group: "eventing.knative.dev", resource: "brokers"},
 		{verb: "watch", group: "eventing.knative.dev", resource: "triggers"},
@@ -154,9 +162,9 @@ func TestPermissions(t *testing.T) {
 		forbid  []access
 		comment string
 	}{
-		{user: reader, allow: meshReads, forbid: append(slices.Clone(forbiddenToAll), state...)},
-		{user: function, allow: append(slices.Clone(meshReads), state...), forbid: forbiddenToAll},
-		{user: watcher, allow: watches, forbid: append(slices.Clone(forbiddenToAll), state...)},
+		{user: reader, allow: meshReads, forbid: slices.Concat(forbiddenToAll, state, tokenReviews)},
+		{user: function, allow: slices.Concat(meshReads, state, intake), forbid: forbiddenToAll},
+		{user: watcher, allow: watches, forbid: slices.Concat(forbiddenToAll, state, tokenReviews)},
 	}
 	for _, tt := range tests {
 		name := tt.user[strings.LastIndex(tt.user, ":")+1:]
@@ -179,7 +187,7 @@ func TestPermissions(t *testing.T) {
 // groups and verbs one by one.
 func TestNoWildcards(t *testing.T) {
 	ctx := context.Background()
-	for _, name := range []string{"eventmesh-reader", "eventmesh-mesh-reader", "eventmesh-watcher"} {
+	for _, name := range []string{"eventmesh-reader", "eventmesh-mesh-reader", "eventmesh-watcher", "eventmesh-intake"} {
 		role, err := admin.RbacV1().ClusterRoles().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
