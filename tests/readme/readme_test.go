@@ -156,6 +156,10 @@ func checkOutput(t *testing.T, cmd, out, functionURL string) {
 		if !strings.Contains(out, "patched") {
 			t.Errorf("%s: %s", cmd, out)
 		}
+	case strings.HasPrefix(cmd, "kubectl apply -f rbac/announcements-policy.yaml"):
+		if !strings.Contains(out, "eventpolicy.eventing.knative.dev/eventmesh-announcements created") {
+			t.Errorf("%s: %s", cmd, out)
+		}
 	case strings.HasPrefix(cmd, "kubectl apply -f rbac/backstage-trigger.yaml"):
 		if !strings.Contains(out, "trigger.eventing.knative.dev/eventmesh-to-backstage created") {
 			t.Errorf("%s: %s", cmd, out)
