@@ -291,9 +291,10 @@ func (b *Backend) Pid() int { return b.cmd.Process.Pid }
 type Entity struct {
 	Kind     string `json:"kind"`
 	Metadata struct {
-		Name       string   `json:"name"`
-		Namespace  string   `json:"namespace"`
-		ConsumedBy []string `json:"consumedBy"`
+		Name        string            `json:"name"`
+		Namespace   string            `json:"namespace"`
+		ConsumedBy  []string          `json:"consumedBy"`
+		Annotations map[string]string `json:"annotations"`
 	} `json:"metadata"`
 	Relations []struct {
 		Type      string `json:"type"`

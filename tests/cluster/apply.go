@@ -34,11 +34,26 @@ const fieldManager = "eventmesh-tests"
 // appear in discovery, so a CRD and objects of its kind may be applied
 // together.
 func (c *Cluster) Apply(ctx context.Context, yamlDocs []byte) error {
+	return c.applyAll(ctx, yamlDocs, true)
+}
+
+// ApplySpec applies the objects in yamlDocs as Apply does, but never
+// their status: on a real cluster, controllers write it.
+func (c *Cluster) ApplySpec(ctx context.Context, yamlDocs []byte) error {
+	return c.applyAll(ctx, yamlDocs, false)
+}
+
+// applyAll applies the objects in yamlDocs, with their status when
+// withStatus is set.
+func (c *Cluster) applyAll(ctx context.Context, yamlDocs []byte, withStatus bool) error {
 	objs, err := decodeObjects(yamlDocs)
 	if err != nil {
 		return err
 	}
 	for _, obj := range objs {
+		if !withStatus {
+			delete(obj.Object, "status")
+		}
 		if err := c.apply(ctx, obj); err != nil {
 			return fmt.Errorf("applying %s %s: %w", obj.GetKind(), objectName(obj), err)
 		}

@@ -39,6 +39,15 @@ const (
 	// zeroTimeout bounds the wait for scale to zero: Knative's defaults
 	// (a 60 s stable window, a 30 s grace period) take about 90 s.
 	zeroTimeout = 5 * time.Minute
+	// brokerURL is the address of the Broker default of knative-eventing,
+	// the sink of rbac/push.yaml's SinkBinding, and brokerAudience its
+	// OIDC audience.
+	brokerURL      = "http://broker-ingress.knative-eventing.svc.cluster.local/knative-eventing/default"
+	brokerAudience = "eventing.knative.dev/broker/knative-eventing/default"
+	// pushBound bounds push from zero: well below the ten-minute resync
+	// of rbac/push.yaml's PingSource, so that only the ApiServerSource's
+	// path can meet it.
+	pushBound = time.Minute
 )
 
 // figures are what the tests measured, written to test-figures.json in
@@ -63,7 +72,8 @@ func record(t *testing.T, name string, seconds float64) {
 
 // TestDeployedByFunc checks the Knative Service that func deploy made:
 // Ready, at the cluster-local URL, its image pushed by func to the local
-// registry and named by digest, and K_SINK set by the SinkBinding.
+// registry and named by digest, and K_SINK and the OIDC token set by the
+// SinkBinding of rbac/push.yaml as shipped: the Broker default's.
 func TestDeployedByFunc(t *testing.T) {
 	ctx := context.Background()
 	ksvc, err := testCluster.Dynamic().Resource(knativeinstall.KsvcResource).Namespace(ns).Get(ctx, "eventmesh", metav1.GetOptions{})
@@ -91,8 +101,18 @@ func TestDeployedByFunc(t *testing.T) {
 		v, _ := m["value"].(string)
 		env[m["name"].(string)] = v
 	}
-	if want := "http://sink.eventmesh-sink.svc.cluster.local"; env["K_SINK"] != want {
-		t.Errorf("K_SINK = %q, want %q (set by the SinkBinding)", env["K_SINK"], want)
+	if env["K_SINK"] != brokerURL {
+		t.Errorf("K_SINK = %q, want the Broker default's address %q (set by the SinkBinding)", env["K_SINK"], brokerURL)
+	}
+	// With OIDC on, the SinkBinding mounts a token for the Broker's
+	// audience at /oidc, where PUSH_TOKEN_FILE reads it by default.
+	mounts, _ := c["volumeMounts"].([]any)
+	var oidc bool
+	for _, m := range mounts {
+		oidc = oidc || m.(map[string]any)["mountPath"] == "/oidc"
+	}
+	if !oidc {
+		t.Errorf("no volume at /oidc: the SinkBinding mounted no OIDC token (volumeMounts %v)", mounts)
 	}
 	if env["CLUSTER_NAME"] == "" {
 		t.Error("CLUSTER_NAME from func.yaml is not set")
@@ -161,9 +181,22 @@ func TestScaleToZeroAndBack(t *testing.T) {
 
 // TestPushFromZero creates a Broker while the function has no pod: the
 // real ApiServerSource pod wakes it, and it announces the change to the
-// sink that the SinkBinding gave it.
+// Broker default that the SinkBinding gave it, whose Trigger delivers it
+// to the sink.
 func TestPushFromZero(t *testing.T) {
 	ctx := context.Background()
+	for _, o := range []struct {
+		gvr  schema.GroupVersionResource
+		name string
+	}{{knativeinstall.APISourceResource, "eventmesh-changes"}, {knativeinstall.SinkBindingResource, "eventmesh-announcements"}} {
+		obj, err := testCluster.Dynamic().Resource(o.gvr).Namespace(ns).Get(ctx, o.name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ready, msg := knativeinstall.ReadyCondition(obj); !ready {
+			t.Fatalf("%s %s is not Ready: %s", o.gvr.Resource, o.name, msg)
+		}
+	}
 	waitForZero(t)
 	name := "push-probe-" + rand.String(5)
 	broker := &unstructured.Unstructured{Object: map[string]any{
@@ -186,15 +219,20 @@ func TestPushFromZero(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no mesh-changed announcement naming Broker shop/%s reached the sink in 3 minutes; its log ends:\n%s", name, tail(logs, 3000))
 	}
-	record(t, "push from zero, kubectl to the sink", time.Since(start).Seconds())
+	took := time.Since(start)
+	record(t, "push from zero, kubectl to the sink through Broker default", took.Seconds())
+	if took > pushBound {
+		t.Errorf("push from zero took %v, more than %v: the ApiServerSource's path did not carry it", took.Round(time.Second), pushBound)
+	}
 }
 
 // announced reports whether event_display's log shows a mesh-changed
-// announcement that names the Broker.
+// announcement that names the Broker, delivered through a Broker (which
+// adds the extension knativearrivaltime).
 func announced(logs, broker string) bool {
 	named := regexp.MustCompile(`"name":\s*"` + regexp.QuoteMeta(broker) + `"`)
 	for _, event := range strings.Split(logs, "☁️") {
-		if strings.Contains(event, "type: dev.knative.eventmesh.changed") && named.MatchString(event) {
+		if strings.Contains(event, "type: dev.knative.eventmesh.changed") && strings.Contains(event, "knativearrivaltime") && named.MatchString(event) {
 			return true
 		}
 	}
@@ -243,7 +281,26 @@ func TestBackstage(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the catalog has no api:shop/order-created provided by component:shop/orders: %v", err)
 			}
+			if !published {
+				checkBrokerEntity(ctx, t, b)
+			}
 		})
+	}
+}
+
+// checkBrokerEntity checks that our provider's entity of the Broker
+// default names as allowed subjects exactly what the mesh names, which
+// TestBrokerEnforcesWhatTheMeshSays compares with what the Broker's
+// ingress enforces.
+func checkBrokerEntity(ctx context.Context, t *testing.T, b *catalog.Backend) {
+	t.Helper()
+	want := strings.Join(brokerSubjects(t, meshFromHost(t), ns, "default"), ",")
+	e, err := b.Entity(ctx, "component", ns, "default")
+	if err != nil || e == nil {
+		t.Fatalf("no entity component:%s/default: %v", ns, err)
+	}
+	if got := e.Metadata.Annotations["knative.dev/allowed-subjects"]; got != want || want == "" {
+		t.Errorf("the entity of Broker default allows %q, the mesh %q", got, want)
 	}
 }
 
@@ -276,22 +333,30 @@ type probeResult struct {
 // and returns what it printed.
 func callFromPod(t *testing.T, target, token string) probeResult {
 	t.Helper()
+	return runProbe(t, probe{args: []string{"get", target}, env: map[string]string{"TOKEN": token}})
+}
+
+// probe is one run of podprobe in a pod of the function's namespace.
+type probe struct {
+	args []string
+	env  map[string]string
+	// serviceAccount runs the pod as that ServiceAccount ("": default).
+	serviceAccount string
+	// audience, when set, mounts a token of the pod's ServiceAccount for
+	// that audience at tokenFile, and names it in TOKEN_FILE.
+	audience string
+}
+
+// tokenFile is where a probe's projected token is.
+const tokenFile = "/var/run/probe/token"
+
+// runProbe runs p in a new pod and returns what podprobe printed.
+func runProbe(t *testing.T, p probe) probeResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	pods := testCluster.Client().CoreV1().Pods(ns)
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "caller-", Namespace: ns},
-		Spec: corev1.PodSpec{
-			RestartPolicy: corev1.RestartPolicyNever,
-			Containers: []corev1.Container{{
-				Name:  "caller",
-				Image: podprobe,
-				Args:  []string{"get", target},
-				Env:   []corev1.EnvVar{{Name: "TOKEN", Value: token}},
-			}},
-		},
-	}
-	pod, err := pods.Create(ctx, pod, metav1.CreateOptions{})
+	pod, err := pods.Create(ctx, probePod(p), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,13 +372,37 @@ func callFromPod(t *testing.T, target, token string) probeResult {
 	})
 	logs, logErr := pods.GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(context.Background())
 	if err != nil || logErr != nil || phase != corev1.PodSucceeded {
-		t.Fatalf("podprobe get %s: phase %s, %v, %v; log:\n%s", target, phase, err, logErr, logs)
+		t.Fatalf("podprobe %v: phase %s, %v, %v; log:\n%s", p.args, phase, err, logErr, logs)
 	}
 	var r probeResult
 	if err := json.Unmarshal(logs, &r); err != nil {
 		t.Fatalf("decoding podprobe's output: %v\n%s", err, logs)
 	}
 	return r
+}
+
+// probePod is the pod of a probe.
+func probePod(p probe) *corev1.Pod {
+	c := corev1.Container{Name: "probe", Image: podprobe, Args: p.args}
+	for k, v := range p.env {
+		c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: v})
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "probe-", Namespace: ns},
+		Spec: corev1.PodSpec{
+			RestartPolicy:      corev1.RestartPolicyNever,
+			ServiceAccountName: p.serviceAccount,
+		},
+	}
+	if p.audience != "" {
+		pod.Spec.Volumes = []corev1.Volume{{Name: "token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: p.audience, Path: "token"}}},
+		}}}}
+		c.VolumeMounts = []corev1.VolumeMount{{Name: "token", MountPath: filepath.Dir(tokenFile), ReadOnly: true}}
+		c.Env = append(c.Env, corev1.EnvVar{Name: "TOKEN_FILE", Value: tokenFile})
+	}
+	pod.Spec.Containers = []corev1.Container{c}
+	return pod
 }
 
 // afterResync waits, when the resync PingSource of rbac/push.yaml will

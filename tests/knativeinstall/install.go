@@ -26,12 +26,14 @@ const (
 )
 
 // The commands of each release that make knative builds and wraps into
-// images: those the manifests name, and Eventing's event_display, the
-// announcements' sink. The Makefile's SERVING_CMDS and EVENTING_CMDS list
-// the same.
+// images, as paths under the module's cmd/: those the manifests name, and
+// Eventing's event_display, the announcements' sink. The Makefile's
+// SERVING_CMDS and EVENTING_CMDS list the same; go build names each binary
+// after the path's last element.
 var (
 	ServingCommands  = []string{"controller", "webhook", "activator", "autoscaler", "queue"}
-	EventingCommands = []string{"controller", "webhook", "apiserver_receive_adapter", "mtping", "jobsink", "requestreply", "auth_proxy", "event_display"}
+	EventingCommands = []string{"controller", "webhook", "apiserver_receive_adapter", "mtping", "jobsink", "requestreply", "auth_proxy", "event_display",
+		"mtchannel_broker", "broker/ingress", "broker/filter", "in_memory/channel_controller", "in_memory/channel_dispatcher"}
 )
 
 // TraefikClass is the ingress class of Traefik's Knative provider.
@@ -90,18 +92,15 @@ func Traefik(ctx context.Context, c *cluster.Cluster, image string) error {
 	return applyWithImage(ctx, c, "Traefik", traefikYAML, image)
 }
 
-// Eventing installs Knative Eventing from its module's config/core, and
-// the InMemoryChannel CRD (not its controller or dispatcher: the function
-// reads channels, and push needs none).
+// Eventing installs Knative Eventing from its module's config/core, with
+// its MT channel-based Broker and the InMemoryChannel that Brokers of that
+// class are made of: the Broker default of rbac/push.yaml is a real one.
 func Eventing(ctx context.Context, c *cluster.Cluster, images Images) error {
-	dir, err := cluster.ModuleDir(ctx, EventingModule)
+	dirs, err := eventingDirs(ctx)
 	if err != nil {
 		return err
 	}
-	docs, err := manifests([]string{
-		filepath.Join(dir, "config", "core"),
-		filepath.Join(dir, "config", "channels", "in-memory-channel", "resources"),
-	}, images)
+	docs, err := manifests(dirs, images)
 	if err != nil {
 		return fmt.Errorf("reading Knative Eventing's manifests: %w", err)
 	}
@@ -110,6 +109,20 @@ func Eventing(ctx context.Context, c *cluster.Cluster, images Images) error {
 		return fmt.Errorf("installing Knative Eventing: %w", err)
 	}
 	return nil
+}
+
+// eventingDirs returns the folders of Eventing's manifests: its core, the
+// InMemoryChannel and the MT channel-based Broker.
+func eventingDirs(ctx context.Context) ([]string, error) {
+	dir, err := cluster.ModuleDir(ctx, EventingModule)
+	if err != nil {
+		return nil, err
+	}
+	return []string{
+		filepath.Join(dir, "config", "core"),
+		filepath.Join(dir, "config", "channels", "in-memory-channel"),
+		filepath.Join(dir, "config", "brokers", "mt-channel-broker"),
+	}, nil
 }
 
 // Sink installs the announcements' sink: Eventing's event_display, which

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/knative-eventmesh/function/tests/cluster"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
@@ -143,7 +142,7 @@ func TestReleaseImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventing, err := cluster.ModuleDir(ctx, EventingModule)
+	eventing, err := eventingDirs(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +152,7 @@ func TestReleaseImages(t *testing.T) {
 		cmds           []string
 	}{
 		{ServingModule, "knative.dev/serving/cmd/", serving, ServingCommands},
-		{EventingModule, "knative.dev/eventing/cmd/", []string{filepath.Join(eventing, "config", "core")}, EventingCommands},
+		{EventingModule, "knative.dev/eventing/cmd/", eventing, EventingCommands},
 	} {
 		images := Images{}
 		for _, c := range r.cmds {

@@ -131,6 +131,9 @@ func bringUp(ctx context.Context, o options) (*onenode.Node, *images.Registry, e
 	if err := applyDemo(ctx, c); err != nil {
 		return node, reg, err
 	}
+	if err := knativeinstall.Announcements(ctx, c); err != nil {
+		return node, reg, err
+	}
 	step = time.Now()
 	deployLog, err := os.Create(o.path("logs", "func-deploy.log"))
 	if err != nil {
@@ -146,6 +149,9 @@ func bringUp(ctx context.Context, o options) (*onenode.Node, *images.Registry, e
 		Log:        deployLog,
 	})
 	if err != nil {
+		return node, reg, err
+	}
+	if err := knativeinstall.Policy(ctx, c, o.repo); err != nil {
 		return node, reg, err
 	}
 	fig.FunctionReady = since(step)
@@ -184,13 +190,14 @@ func installKnative(ctx context.Context, c *cluster.Cluster, imgs map[string]str
 		"knative-serving", "traefik", "knative-eventing", "eventmesh-sink")
 }
 
-// applyDemo applies the demo mesh. Its config-features turns on OIDC,
+// applyDemo applies the demo mesh, without its status: Eventing's
+// controllers write every status here. Its config-features turns on OIDC,
 // without which Eventing's webhook refuses its EventPolicy: the demo is
 // applied again until the webhook has seen the change, for up to a minute.
 func applyDemo(ctx context.Context, c *cluster.Cluster) error {
 	var err error
 	for range 30 {
-		if err = c.Apply(ctx, demo.YAML); err == nil {
+		if err = c.ApplySpec(ctx, demo.YAML); err == nil {
 			return nil
 		}
 		select {
@@ -217,7 +224,7 @@ func pushImages(ctx context.Context, o options, reg *images.Registry) (map[strin
 		keys = append(keys, "knative.dev/serving/cmd/"+cmd)
 	}
 	for _, cmd := range knativeinstall.EventingCommands {
-		bins = append(bins, images.Binary{Path: filepath.Join(o.eventingBin, cmd), Repository: "knative/eventing/" + cmd})
+		bins = append(bins, images.Binary{Path: filepath.Join(o.eventingBin, filepath.Base(cmd)), Repository: "knative/eventing/" + cmd})
 		keys = append(keys, "knative.dev/eventing/cmd/"+cmd)
 	}
 	refs := map[string]string{}

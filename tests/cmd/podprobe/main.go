@@ -4,9 +4,13 @@
 //	podprobe pause       sleep until SIGTERM (the pods' sandbox image)
 //	podprobe get URL     GET URL, with the bearer token in $TOKEN if set,
 //	                     and print one JSON line: status, elapsed time, body
+//	podprobe post URL    POST a CloudEvent of type $CE_TYPE to URL, with
+//	                     the bearer token in $TOKEN or the file $TOKEN_FILE
+//	                     if set, and print the same line
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,13 +18,18 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: podprobe pause | podprobe get URL")
+		fmt.Fprintln(os.Stderr, "usage: podprobe pause | podprobe get URL | podprobe post URL")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -28,12 +37,12 @@ func main() {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
 		<-ctx.Done()
-	case "get":
+	case "get", "post":
 		if len(os.Args) != 3 {
-			fmt.Fprintln(os.Stderr, "usage: podprobe get URL")
+			fmt.Fprintf(os.Stderr, "usage: podprobe %s URL\n", os.Args[1])
 			os.Exit(2)
 		}
-		if err := get(os.Args[2], os.Getenv("TOKEN")); err != nil {
+		if err := call(os.Args[1], os.Args[2]); err != nil {
 			fmt.Fprintln(os.Stderr, "podprobe:", err)
 			os.Exit(1)
 		}
@@ -50,11 +59,16 @@ type result struct {
 	Body    string  `json:"body"`
 }
 
-// get makes one request, which may wait for a cold start: up to a minute.
-func get(url, token string) error {
+// call makes one request, which may wait for a cold start: up to a
+// minute.
+func call(method, url string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	token, err := bearer()
+	if err != nil {
+		return err
+	}
+	req, err := request(ctx, method, url)
 	if err != nil {
 		return err
 	}
@@ -72,4 +86,42 @@ func get(url, token string) error {
 		return fmt.Errorf("reading the answer: %w", err)
 	}
 	return json.NewEncoder(os.Stdout).Encode(result{Status: resp.StatusCode, Seconds: time.Since(start).Seconds(), Body: string(body)})
+}
+
+// bearer returns the token of $TOKEN, else of the file $TOKEN_FILE, else "".
+func bearer() (string, error) {
+	if t := os.Getenv("TOKEN"); t != "" {
+		return t, nil
+	}
+	file := os.Getenv("TOKEN_FILE")
+	if file == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("reading the token: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// request returns a GET, or a POST of a CloudEvent in binary mode.
+func request(ctx context.Context, method, url string) (*http.Request, error) {
+	if method == "get" {
+		return http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	ev := cloudevents.NewEvent()
+	ev.SetID(fmt.Sprintf("podprobe-%d", time.Now().UnixNano()))
+	ev.SetSource("/podprobe")
+	ev.SetType(cmp.Or(os.Getenv("CE_TYPE"), "dev.knative.eventmesh.probe"))
+	if err := ev.SetData(cloudevents.ApplicationJSON, map[string]string{"probe": "podprobe"}); err != nil {
+		return nil, err
+	}
+	if err := cehttp.WriteRequest(ctx, binding.ToMessage(&ev), req); err != nil {
+		return nil, fmt.Errorf("writing the CloudEvent: %w", err)
+	}
+	return req, nil
 }
