@@ -128,11 +128,11 @@ func (g *Guard) Check(ctx context.Context, r *http.Request) error {
 		"and the subjects of INTAKE_SUBJECTS", user, g.sourceList())
 }
 
-// review has the API server verify token for the function's audience, and
+// review has the API server verify tok for the function's audience, and
 // returns its user.
-func (g *Guard) review(ctx context.Context, token string) (string, error) {
+func (g *Guard) review(ctx context.Context, tok string) (string, error) {
 	tr, err := g.reviews.Create(ctx, &authenticationv1.TokenReview{
-		Spec: authenticationv1.TokenReviewSpec{Token: token, Audiences: []string{g.cfg.Audience}},
+		Spec: authenticationv1.TokenReviewSpec{Token: tok, Audiences: []string{g.cfg.Audience}},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		return "", g.deny(http.StatusServiceUnavailable, "cannot verify the token: %v; "+
