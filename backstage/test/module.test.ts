@@ -1,7 +1,10 @@
-// The two modules in a Backstage test backend with the real catalog and
-// events plugins: the provider's entities reach the catalog, the processor
-// relates EventTypes to their consumers under the backend's auth, and the
-// events ingress takes announcements, with and without the shared secret.
+// The catalog module in a Backstage test backend with the real catalog and
+// events plugins, and the events module of
+// @knative-eventmesh/plugin-events-backend-module-knative-event-mesh: the
+// provider's entities reach the catalog, the processor relates EventTypes
+// to their consumers under the backend's auth, and announcements the
+// events module's ingress takes (with and without the shared secret)
+// reach the provider through the events service alone.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +16,7 @@ import catalogPlugin from '@backstage/plugin-catalog-backend';
 import eventsPlugin from '@backstage/plugin-events-backend';
 // By the package's name, as a Backstage app imports them.
 import catalogModuleKnativeEventMesh from '@knative-eventmesh/plugin-catalog-backend-module-knative-event-mesh';
-import eventsModuleKnativeEventMesh from '@knative-eventmesh/plugin-catalog-backend-module-knative-event-mesh/events';
+import eventsModuleKnativeEventMesh from '@knative-eventmesh/plugin-events-backend-module-knative-event-mesh';
 import { eventsServiceFactory } from '@backstage/plugin-events-node';
 import publishedModule from '@knative-extensions/plugin-knative-event-mesh-backend/alpha';
 import { FakeFunction, demoMesh, eventually, teamComponent } from './fixtures';

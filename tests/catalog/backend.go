@@ -1,5 +1,5 @@
 // Package catalog runs a real Backstage backend, backstage/dev/backend.js
-// (the catalog, the events plugin, and backstage/'s two modules: the
+// (the catalog, the events plugin, and backstage/'s two packages: the
 // Knative Event Mesh provider and the events ingress for the function's
 // announcements; SQLite in memory or a PostgreSQL), for the end-to-end
 // tests of the provider and for `make run-backstage`.
