@@ -101,7 +101,10 @@ fuzz:
 	done
 
 # Each package may take 30 minutes: on a new machine, under load, the
-# longest, tests/catalog, took 7.6 minutes (npm ci of backstage/ included),
+# longest, tests/catalog, took 7.6 minutes (npm ci of backstage/ included;
+# it installs both of its packages, the catalog module and events-module/,
+# and runs both's tests; a second npm ci, of the plugin-catalog-node 3.x
+# set in tests/catalog/testdata/catalog-node-3, adds about 2 minutes),
 # tests/deploy 3.5 (its func build finds its packages compiled by
 # func-cache).
 #

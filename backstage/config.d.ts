@@ -34,7 +34,7 @@ export interface Config {
   };
   events?: {
     modules?: {
-      /** The Knative Event Mesh events module: how the function's announcements (dev.knative.eventmesh.changed) refresh the providers. */
+      /** The function's announcements (dev.knative.eventmesh.changed): how they refresh the providers. */
       knativeEventMesh?: KnativeEventMeshEvents;
     };
   };
@@ -45,34 +45,17 @@ export interface Config {
   };
 }
 
-/** The events module's settings. */
+/**
+ * The settings of announcements this module reads: how they refresh the
+ * providers. The events module
+ * (@knative-eventmesh/plugin-events-backend-module-knative-event-mesh)
+ * declares the ingress's own (who may announce) under the same key.
+ */
 interface KnativeEventMeshEvents {
-  /** The events topic; the ingress takes POSTs at /api/events/http/<topic>. Default: knative-eventmesh. */
+  /** The events topic the providers subscribe to, the one the events module publishes announcements on. Default: knative-eventmesh. */
   topic?: string;
   /** The least time between two reads of one provider caused by announcements. Default: 500 milliseconds. */
   minInterval?: HumanDuration | string;
   /** Announcement subject (the function's CLUSTER_NAME) to the ids of the providers it refreshes. Without it, every announcement refreshes every provider. */
   clusters?: { [subject: string]: string[] };
-  /** ServiceAccount tokens the ingress takes (Authorization: Bearer), checked against the cluster's keys: the preferred way in. */
-  serviceAccount?: {
-    /** The tokens' issuer (the API server's --service-account-issuer). */
-    issuer: string;
-    /** The audience the tokens must be for. */
-    audience: string;
-    /** The subjects (system:serviceaccount:<namespace>:<name>) that may announce. */
-    subjects: string[];
-    /** The JWKS URL. Default: jwks_uri of <issuer>/.well-known/openid-configuration. */
-    jwksUrl?: string;
-    /** A PEM file of the CA of the API server's certificate. */
-    caFile?: string;
-    /** A file holding a token the keys are fetched with, read at each fetch. */
-    tokenFile?: string;
-  };
-  /**
-   * A shared secret: the ingress takes a POST whose X-Eventmesh-Secret header holds it.
-   * @visibility secret
-   */
-  secret?: string;
-  /** Takes announcements from anyone. Without it, serviceAccount or secret, the ingress refuses every POST. */
-  insecureAllowUnauthenticated?: boolean;
 }

@@ -54,47 +54,28 @@ export function readProviderConfigs(config: Config): ProviderConfig[] {
   });
 }
 
-/** The events topic announcements arrive on by default. */
+/** The events topic announcements arrive on by default: the events module's. */
 export const DEFAULT_TOPIC = 'knative-eventmesh';
 /** The least time between two reads of one provider caused by announcements. */
 export const DEFAULT_MIN_INTERVAL_MS = 500;
-/** The header that carries the shared secret. */
-export const SECRET_HEADER = 'x-eventmesh-secret';
 
-/** Where the events module's settings are, as the events modules of Backstage keep theirs. */
+/**
+ * Where the settings of announcements are. The events module
+ * (@knative-eventmesh/plugin-events-backend-module-knative-event-mesh)
+ * reads the ingress's part of them, this module the part that refreshes
+ * the providers, and both the topic.
+ */
 export const SETTINGS = 'events.modules.knativeEventMesh';
 /** Where they were before: still read, with a deprecation warning. */
 export const OLD_SETTINGS = 'knativeEventMesh.events';
 
-/** events.modules.knativeEventMesh: how announcements refresh the providers. */
-export interface EventSettings extends IngressSettings {
+/** events.modules.knativeEventMesh, the part that refreshes the providers. */
+export interface EventSettings {
+  /** The topic the provider subscribes to, that the events module publishes announcements on. */
   topic: string;
   minIntervalMs: number;
   /** Announcement subject (the function's CLUSTER_NAME) to provider ids; undefined routes every announcement to every provider. */
   clusters: Map<string, string[]> | undefined;
-}
-
-/** Who may post announcements to the ingress. */
-export interface IngressSettings {
-  /** The ServiceAccount tokens the ingress takes: the preferred way in. */
-  serviceAccount?: {
-    /** The cluster's token issuer (the API server's --service-account-issuer). */
-    issuer: string;
-    /** The JWKS URL; without it, jwks_uri of the issuer's discovery document. */
-    jwksUrl?: string;
-    /** The CA of the API server's certificate, to fetch the keys over https. */
-    caFile?: string;
-    /** A token to fetch the keys with (the API server asks for one), read at each fetch. */
-    tokenFile?: string;
-    /** The audience the tokens must be for. */
-    audience: string;
-    /** The subjects (system:serviceaccount:<namespace>:<name>) that may announce. */
-    subjects: string[];
-  };
-  /** The shared secret the ingress takes, if any. */
-  secret: string | undefined;
-  /** Takes announcements from anyone: for a trusted network only. */
-  insecureAllowUnauthenticated: boolean;
 }
 
 /**
@@ -118,20 +99,6 @@ export function readEventSettings(config: Config, providerIds?: string[], deprec
   const minIntervalMs = own?.has('minInterval')
     ? durationToMilliseconds(readDurationFromConfig(own, { key: 'minInterval' }))
     : DEFAULT_MIN_INTERVAL_MS;
-  const secret = own?.getOptionalString('secret') || undefined;
-  const insecureAllowUnauthenticated = own?.getOptionalBoolean('insecureAllowUnauthenticated') ?? false;
-  const sa = own?.getOptionalConfig('serviceAccount');
-  const serviceAccount = sa && {
-    issuer: sa.getString('issuer'),
-    jwksUrl: sa.getOptionalString('jwksUrl'),
-    caFile: sa.getOptionalString('caFile'),
-    tokenFile: sa.getOptionalString('tokenFile'),
-    audience: sa.getString('audience'),
-    subjects: sa.getStringArray('subjects'),
-  };
-  if (serviceAccount && serviceAccount.subjects.length === 0) {
-    throw new Error(`${key}.serviceAccount.subjects is empty: list the subjects that may announce (system:serviceaccount:<namespace>:<name>)`);
-  }
   let clusters: Map<string, string[]> | undefined;
   const routes = own?.getOptionalConfig('clusters');
   if (routes) {
@@ -149,7 +116,7 @@ export function readEventSettings(config: Config, providerIds?: string[], deprec
       clusters.set(subject, ids);
     }
   }
-  return { topic, minIntervalMs, clusters, secret, insecureAllowUnauthenticated, ...(serviceAccount ? { serviceAccount } : {}) };
+  return { topic, minIntervalMs, clusters };
 }
 
 /** Reports whether an announcement with this subject refreshes the provider id. */

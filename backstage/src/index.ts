@@ -53,11 +53,9 @@ export {
   DEFAULT_SCHEDULE,
   DEFAULT_TOPIC,
   DEFAULT_MIN_INTERVAL_MS,
-  SECRET_HEADER,
   type ProviderConfig,
   SETTINGS,
   type EventSettings,
-  type IngressSettings,
 } from './config';
 export { Coalescer } from './coalesce';
 export { readApiType, API_TYPES, TYPE_ASYNCAPI, type ApiType } from './asyncapi';

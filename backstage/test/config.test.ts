@@ -36,23 +36,13 @@ test('readEventSettings: defaults, routes, and a route to an unknown provider', 
     topic: 'knative-eventmesh',
     minIntervalMs: 500,
     clusters: undefined,
-    secret: undefined,
-    insecureAllowUnauthenticated: false,
   });
   const got = readEventSettings(
     new ConfigReader({ events: { modules: { knativeEventMesh: { topic: 't', minInterval: { seconds: 5 }, clusters: { prod: ['east', 'west'] }, secret: 's' } } } }),
     ['east', 'west'],
   );
-  assert.deepEqual(got, { topic: 't', minIntervalMs: 5000, clusters: new Map([['prod', ['east', 'west']]]), secret: 's', insecureAllowUnauthenticated: false });
-  const sa = { issuer: 'https://kubernetes.default.svc', audience: 'backstage', subjects: ['system:serviceaccount:knative-eventing:eventmesh'] };
-  assert.deepEqual(readEventSettings(new ConfigReader({ events: { modules: { knativeEventMesh: { serviceAccount: sa } } } })).serviceAccount, {
-    ...sa,
-    jwksUrl: undefined,
-    caFile: undefined,
-    tokenFile: undefined,
-  });
-  assert.throws(() => readEventSettings(new ConfigReader({ events: { modules: { knativeEventMesh: { serviceAccount: { ...sa, subjects: [] } } } } })), /subjects is empty/);
-  assert.throws(() => readEventSettings(new ConfigReader({ events: { modules: { knativeEventMesh: { serviceAccount: { issuer: 'x', subjects: ['s'] } } } } })), /audience/);
+  // The ingress's settings (secret, serviceAccount) are the events module's.
+  assert.deepEqual(got, { topic: 't', minIntervalMs: 5000, clusters: new Map([['prod', ['east', 'west']]]) });
   assert.throws(
     () => readEventSettings(new ConfigReader({ events: { modules: { knativeEventMesh: { clusters: { prod: ['north'] } } } } }), ['east']),
     /events\.modules\.knativeEventMesh\.clusters\.prod names the provider "north", which is not configured/,

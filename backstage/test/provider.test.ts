@@ -118,7 +118,7 @@ function announcement(subject: string, type = EVENT_TYPE): EventParams {
 }
 
 test('an announcement makes it read again; a burst makes at most two reads', async t => {
-  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 200, clusters: undefined, secret: undefined, insecureAllowUnauthenticated: false };
+  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 200, clusters: undefined };
   const { fn, mutations, provider } = await connected(t, settings);
   await provider.onEvent(announcement('east'));
   await eventually(() => mutations.length === 2);
@@ -132,7 +132,7 @@ test('an announcement makes it read again; a burst makes at most two reads', asy
 });
 
 test('announcements are routed by subject, and other events are ignored', async t => {
-  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: new Map([["east", ["prod"]], ["west", ["other"]]]), secret: undefined, insecureAllowUnauthenticated: false };
+  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: new Map([["east", ["prod"]], ["west", ["other"]]]) };
   const { fn, provider, logger } = await connected(t, settings);
   await provider.onEvent(announcement('west'));
   await provider.onEvent(announcement('nowhere'));
@@ -254,7 +254,7 @@ test('a redirect is not followed: the token goes nowhere else', async t => {
 });
 
 test('an announcement that crossed the events bus, its body only, makes it read', async t => {
-  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: undefined, secret: undefined, insecureAllowUnauthenticated: false };
+  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: undefined };
   const { fn, provider } = await connected(t, settings);
   // What the bus delivers of a structured-mode POST: the topic and the body, no headers.
   await provider.onEvent({
@@ -303,7 +303,7 @@ test('newest mesh wins across replicas: a scheduled read that fetched before the
   const scheduler = new GlobalScheduler();
   // One catalog for both replicas: the last full mutation wins.
   let catalog: string[] = [];
-  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: undefined, secret: undefined, insecureAllowUnauthenticated: false };
+  const settings: EventSettings = { topic: 'knative-eventmesh', minIntervalMs: 0, clusters: undefined };
   const replicas = ['a', 'b'].map(() => {
     const provider = new KnativeEventMeshProvider({
       config: { id: 'prod', baseUrl: fn.url, token: TOKEN, schedule: { frequency: { minutes: 30 }, timeout: { seconds: 10 } } },

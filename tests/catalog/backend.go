@@ -1,5 +1,5 @@
 // Package catalog runs a real Backstage backend, backstage/dev/backend.js
-// (the catalog, the events plugin, and backstage/'s two modules: the
+// (the catalog, the events plugin, and backstage/'s two packages: the
 // Knative Event Mesh provider and the events ingress for the function's
 // announcements; SQLite in memory or a PostgreSQL), for the end-to-end
 // tests of the provider and for `make run-backstage`.
@@ -32,6 +32,10 @@ import (
 // Topic is the events topic the module listens on by default; the
 // ingress takes POSTs at /api/events/http/<Topic>.
 const Topic = "knative-eventmesh"
+
+// StitchIntervalMs is catalog.stitchingStrategy.pollingInterval, in
+// milliseconds, of every backend started here.
+const StitchIntervalMs = 100
 
 // Provider is one entry of catalog.providers.knativeEventMesh.
 type Provider struct {
@@ -192,7 +196,14 @@ func (b *Backend) writeConfig(opts Options) (string, error) {
 		}
 		providers[id] = provider
 	}
-	catalog := map[string]any{"providers": map[string]any{"knativeEventMesh": providers}}
+	catalog := map[string]any{
+		"providers": map[string]any{"knativeEventMesh": providers},
+		// Backstage stitches a processed entity into the one its API serves
+		// in a loop that polls every second by default: about 0.4 s of a new
+		// entity's way into the catalog, on two replicas. backstage/README.md
+		// advises 100 ms for a catalog within a second.
+		"stitchingStrategy": map[string]any{"pollingInterval": map[string]any{"milliseconds": StitchIntervalMs}},
+	}
 	if opts.Entities != "" {
 		path := filepath.Join(b.dir, "entities.yaml")
 		if err := os.WriteFile(path, []byte(opts.Entities), 0o600); err != nil {

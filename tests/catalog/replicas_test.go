@@ -84,13 +84,17 @@ func (p *timedProxy) count() int {
 	return len(p.requests)
 }
 
+// pushDebounce is the function's PUSH_DEBOUNCE in TestTwoReplicasOnPostgres.
+const pushDebounce = 500 * time.Millisecond
+
 // TestTwoReplicasOnPostgres runs the production topology: two Backstage
 // backends share one PostgreSQL, the providers' schedule keeps its default
 // (global) scope, and the function announces to replica A only, with the
 // shared secret. Each change made with kubectl must show in the catalog
-// that replica B serves. It measures the time from kubectl to the entity
-// on B, and where it goes: the function's debounce and build, the POST,
-// the provider's read, and the catalog's processing.
+// that replica B serves. It logs the time from kubectl to the entity on B,
+// and where it goes: the function's debounce and build, the POST, the
+// provider's read, and the catalog's processing. It asserts no time: a
+// loaded machine would make it fail for nothing.
 func TestTwoReplicasOnPostgres(t *testing.T) {
 	ctx := context.Background()
 	pg, err := StartPostgres(ctx)
@@ -112,11 +116,15 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	}
 	secret := randomSuffix() + randomSuffix()
 	sink := startTimedProxy(t, IngressURL(portA))
-	// The function's default settings (PUSH_DEBOUNCE 1 s), announcing to
-	// replica A (through a proxy that times the POSTs) with the secret.
+	// The function announcing to replica A (through a proxy that times the
+	// POSTs) with the secret, with PUSH_DEBOUNCE 500ms, as the README
+	// advises for a catalog within a second: each change here follows the
+	// last one's entity on B, so within a second of the last announcement,
+	// and the default 1 s makes each wait for the rest of that second.
 	fn := functest.Start(t, map[string]string{
 		"KUBECONFIG": adminKubeconfig, "K_SINK": sink.URL, "K_SERVICE": "eventmesh", "CLUSTER_NAME": "prod",
 		"PUSH_STATE_NAMESPACE": "knative-eventing", "PUSH_STATE_CONFIGMAP": "eventmesh-state-replicas", "PUSH_SECRET": secret,
+		"PUSH_DEBOUNCE": pushDebounce.String(),
 	})
 	reads := startTimedProxy(t, fn.URL)
 

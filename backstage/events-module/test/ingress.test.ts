@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type KeyLike } from 'jose';
-import { checker } from '../src/events';
-import type { IngressSettings } from '../src';
+import { checker, type IngressSettings } from '../src';
 
 const SUBJECT = 'system:serviceaccount:knative-eventing:eventmesh';
 const AUDIENCE = 'backstage';
@@ -47,7 +46,7 @@ async function cluster(t: test.TestContext) {
   return { issuer, sign, fetches: () => fetches };
 }
 
-const closed: IngressSettings = { secret: undefined, insecureAllowUnauthenticated: false };
+const closed: IngressSettings = { topic: 'knative-eventmesh', secret: undefined, insecureAllowUnauthenticated: false };
 
 test('without configuration every POST is refused with 403, saying how to allow them', async () => {
   const check = checker(closed);

@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { errors, jwtVerify } from 'jose';
 import type { RequestValidator } from '@backstage/plugin-events-node';
-import { quote } from '../announcement';
-import { SECRET_HEADER, SETTINGS, type IngressSettings } from '../config';
+import { SECRET_HEADER, SETTINGS, quote, type IngressSettings } from './config';
 import { ClusterKeys } from './keys';
 
 /** A request the ingress refuses, and why. */
