@@ -82,6 +82,7 @@ func TestCatalogNode3(t *testing.T) {
 			t.Fatalf("plugin-catalog-node is %s, want 3.x", f[1])
 		}
 	}
+	checkPeerRange(ctx, t, catalogPkg, "@backstage/plugin-catalog-node")
 
 	// The module's own test files that need no 1.21.0.
 	args := []string{"--test", "--test-force-exit", "--test-concurrency=1"}
@@ -96,6 +97,29 @@ func TestCatalogNode3(t *testing.T) {
 	}
 	summary := regexp.MustCompile(`(?m)^# (tests|pass|fail) \d+$`).FindAll(out, -1)
 	t.Logf("node:test: %s", bytes.Join(summary, []byte(", ")))
+}
+
+// checkPeerRange checks, with npm's own semver, that the version of name
+// that dir resolves satisfies the peer range dir's package.json declares:
+// npm does not check it here (legacy-peer-deps).
+func checkPeerRange(ctx context.Context, t *testing.T, dir, name string) {
+	t.Helper()
+	script := `const semver = require('semver');
+const name = process.argv[1];
+const range = (require('./package.json').peerDependencies || {})[name];
+const version = require(require.resolve(name + '/package.json', { paths: [process.cwd()] })).version;
+if (!range || !semver.satisfies(version, range)) {
+  console.log(name + ' ' + version + ' is outside the peer range ' + range);
+  process.exit(1);
+}
+console.log(name + ' ' + version + ' satisfies the peer range ' + range);`
+	check := exec.CommandContext(ctx, "node", "-e", script, name)
+	check.Dir = dir
+	out, err := check.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Logf("%s", bytes.TrimSpace(out))
 }
 
 // copyTree replaces to with a copy of from, a file or a folder.
