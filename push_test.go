@@ -95,6 +95,13 @@ func TestCACerts(t *testing.T) {
 	if _, err := srv.Certificate().Verify(x509.VerifyOptions{Roots: cfg.RootCAs}); err != nil {
 		t.Errorf("the roots do not hold K_CA_CERTS' certificate: %v", err)
 	}
+	// K_CA_CERTS adds to the system's roots: it does not replace them.
+	if system, err := x509.SystemCertPool(); err == nil {
+		system.AppendCertsFromPEM([]byte(pemCert))
+		if !cfg.RootCAs.Equal(system) {
+			t.Error("the roots are not the system's plus K_CA_CERTS'")
+		}
+	}
 
 	push.CACerts = "not a certificate"
 	f = &Function{settings: Settings{Timeout: time.Second, Push: push}}
