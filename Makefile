@@ -24,10 +24,14 @@ SHELL := /bin/bash
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/knative-eventmesh-function
 
 version = $(shell awk '$$1 == "$(1)" { print $$2; exit }' $(2))
-KUBE_VERSION    := $(call version,k8s.io/kubernetes,tests/go.mod)
+# The versions of Knative, Traefik and Kubernetes: one file, which the Go
+# harness reads too (tests/versions), and whose tests check that the
+# go.mod files building them agree.
+VERSIONS        := tests/versions/versions.txt
+KUBE_VERSION    := $(call version,k8s.io/kubernetes,$(VERSIONS))
 ETCD_VERSION    := $(call version,go.etcd.io/etcd/server/v3,tests/go.mod)
 FUNC_VERSION    := $(call version,knative.dev/func,tests/tools/func/go.mod)
-ADAPTER_VERSION := $(call version,knative.dev/eventing,tests/tools/adapter/go.mod)
+ADAPTER_VERSION := $(call version,knative.dev/eventing,$(VERSIONS))
 
 GREMLINS_VERSION := v0.6.0
 
@@ -254,6 +258,15 @@ chromium:
 	echo "installing Debian's chromium package for tests/asyncapi"; \
 	$(call apt-install,chromium)
 
+# The versions this Makefile builds, as tests/versions checks them.
+.PHONY: versions
+versions:
+	@echo "KUBE_VERSION k8s.io/kubernetes $(KUBE_VERSION)"
+	@echo "NODE_VERSION k8s.io/kubernetes $(NODE_VERSION)"
+	@echo "SERVING_VERSION knative.dev/serving $(SERVING_VERSION)"
+	@echo "ADAPTER_VERSION knative.dev/eventing $(ADAPTER_VERSION)"
+	@echo "TRAEFIK_VERSION github.com/traefik/traefik/v3 $(TRAEFIK_VERSION)"
+
 .PHONY: binaries
 binaries: $(CONTROL_PLANE) $(FUNC) $(ADAPTER)
 
@@ -292,9 +305,9 @@ $(ADAPTER):
 # Serving with Traefik, Eventing) with the function deployed by func deploy.
 # Its binaries are built from Go modules into $(CACHE), like the tests':
 # the node's on the host, the images' static (CGO_ENABLED=0).
-NODE_VERSION    := $(call version,k8s.io/kubernetes,tests/tools/node/go.mod)
-SERVING_VERSION := $(call version,knative.dev/serving,tests/tools/serving/go.mod)
-TRAEFIK_VERSION := $(call version,github.com/traefik/traefik/v3,tests/tools/traefik/go.mod)
+NODE_VERSION    := $(KUBE_VERSION)
+SERVING_VERSION := $(call version,knative.dev/serving,$(VERSIONS))
+TRAEFIK_VERSION := $(call version,github.com/traefik/traefik/v3,$(VERSIONS))
 COREDNS_VERSION := $(call version,github.com/coredns/coredns,tests/tools/coredns/go.mod)
 
 NODE_BIN     := $(CACHE)/node-$(NODE_VERSION)

@@ -8,19 +8,24 @@ import (
 	"time"
 
 	"github.com/knative-eventmesh/function/tests/cluster"
+	"github.com/knative-eventmesh/function/tests/versions"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 )
 
-// The releases installed, the same as the CRDs of the tests' API server,
-// and the modules of Serving's networking and caching CRDs and
+// The releases installed (tests/versions), the same as the CRDs of the
+// tests' API server.
+var (
+	ServingModule  = versions.Query(versions.ServingModule)
+	EventingModule = versions.Query(versions.EventingModule)
+)
+
+// The modules of Serving's networking and caching CRDs and
 // config-network, which Serving's repository links to (and its module
 // leaves out), at the versions Serving requires.
 const (
-	ServingModule    = "knative.dev/serving@v0.50.0"
-	EventingModule   = "knative.dev/eventing@v0.50.0"
 	NetworkingModule = "knative.dev/networking@v0.0.0-20260727162500-c7a7b772cac9"
 	CachingModule    = "knative.dev/caching@v0.0.0-20260727161800-0edbf88bc267"
 )
