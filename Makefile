@@ -77,7 +77,7 @@ help:
 	@echo "make func-build  build the function with the real func CLI (host builder)"
 	@echo "make knative  a real one-node Kubernetes with Knative Serving and Eventing, the function deployed by func deploy (root)"
 	@echo "make test-knative  tests against that cluster: scale to zero and back, push, Backstage"
-	@echo "make knative-down  stop it and restore the host"
+	@echo "make knative-down  stop it, and remove what make knative created"
 	@echo "make mutate mutation testing of the packages that decide what callers see (slow: about an hour)"
 	@echo "make load   200 concurrent requests with 10 tokens: p50/p99 and peak RSS"
 	@echo "make soak   the load repeated for SOAK=$(SOAK)"
@@ -400,15 +400,29 @@ KNATIVE_FLAGS = -state $(KNATIVE_STATE) -repo . -kube-bin $(KUBE_BIN) -node-bin 
 	-serving-bin $(SERVING_BIN) -eventing-bin $(EVENTING_BIN) -traefik $(TRAEFIK) -coredns $(COREDNS) \
 	-func $(FUNC) -podprobe bin/podprobe -kubectl $(NODE_BIN)/kubectl
 
-.PHONY: knative knative-down test-knative
-knative: knative-debs $(KNATIVE_BINARIES) $(addprefix $(KUBE_BIN)/,kube-apiserver kube-controller-manager etcd) $(FUNC)
+.PHONY: knative knative-check knative-down test-knative
+knative: knative-check knative-debs $(KNATIVE_BINARIES) $(addprefix $(KUBE_BIN)/,kube-apiserver kube-controller-manager etcd) $(FUNC)
 	cd tests && go build -o ../bin/eventmesh-knative ./cmd/knative
 	cd tests && CGO_ENABLED=0 go build -o ../bin/podprobe ./cmd/podprobe
+	@# func deploy builds the function in the sandbox, which has no way
+	@# out: the modules it needs must be in Go's module cache.
+	go mod download
 	bin/eventmesh-knative start $(KNATIVE_FLAGS)
 
+# What make knative needs, checked before any build. The cluster's ports
+# are its sandbox's own: none is taken on the host.
+knative-check:
+	@[ "$$(id -u)" = 0 ] || { echo "make knative needs root: it creates namespaces and cgroups, and runs containerd and the kubelet"; exit 1; }
+	@[ ! -e $(KNATIVE_STATE)/sandbox.json ] || { echo "a cluster of make knative runs here, or was not stopped ($(KNATIVE_STATE)/sandbox.json): make knative-down stops it and removes what is left"; exit 1; }
+	@! ip link show emesh-knative >/dev/null 2>&1 || { echo "the host has a link emesh-knative: a cluster of make knative runs from another clone; make knative-down there stops it"; exit 1; }
+	@! ip route show | grep -qE '^10\.(96|243)\.' || { echo "the host routes into 10.96.0.0/16 or 10.243.0.0/16, which make knative's sandbox uses: free them first"; ip route show | grep -E '^10\.(96|243)\.'; exit 1; }
+
+# Stops the cluster with the binary that started it (kept in the state
+# folder), so that it works when the tree does not build.
 knative-down:
-	cd tests && go build -o ../bin/eventmesh-knative ./cmd/knative
-	bin/eventmesh-knative down -state $(KNATIVE_STATE)
+	@if [ -x $(KNATIVE_STATE)/eventmesh-knative ]; then \
+	  $(KNATIVE_STATE)/eventmesh-knative down -state $(KNATIVE_STATE); \
+	else echo "no cluster of make knative was started from here"; fi
 
 # The tests of tests/knative, against the cluster of make knative. make
 # test runs that package too, without EVENTMESH_KNATIVE: it skips there.

@@ -76,8 +76,7 @@ func (p *process) stop(grace time.Duration) {
 // Stop stops the cluster: the kubelet and the controllers first, then
 // every pod's containers, containerd, kube-proxy (whose rules it then
 // removes), CoreDNS, and last kube-apiserver before etcd. It removes the
-// pods' cgroups. The caller restores the rest of the host with
-// HostState.Restore.
+// pods' cgroups.
 func (n *Node) Stop() error {
 	for _, name := range []string{"kube-scheduler", "kube-controller-manager", "kubelet"} {
 		n.stopProcess(name, 10*time.Second)
@@ -91,7 +90,7 @@ func (n *Node) Stop() error {
 		// removes what it leaves behind.
 		_, _ = run(n.opts.Bin.Proxy, "--cleanup")
 	}
-	errs = append(errs, removeCgroups("kubepods"))
+	errs = append(errs, removeCgroups(filepath.Join(n.opts.CgroupRoot, "kubepods")))
 	return errors.Join(errs...)
 }
 
@@ -143,8 +142,9 @@ func waitForTaskExit(ctr func(...string) (string, error), id string) error {
 	return fmt.Errorf("removing container %s: %w", id, err)
 }
 
-// removeCgroups removes the named cgroup, children first, from every
-// cgroup v1 hierarchy. The cgroups must be empty.
+// removeCgroups removes the named cgroup (a path under each hierarchy's
+// root), children first, from every cgroup v1 hierarchy. The cgroups
+// must be empty.
 func removeCgroups(name string) error {
 	roots, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", name))
 	var errs []error
