@@ -41,6 +41,9 @@ var (
 		"mtchannel_broker", "broker/ingress", "broker/filter", "in_memory/channel_controller", "in_memory/channel_dispatcher"}
 )
 
+// PublicDomain is the domain of public routes (config-domain).
+const PublicDomain = "example.com"
+
 // TraefikClass is the ingress class of Traefik's Knative provider.
 const TraefikClass = "traefik.ingress.networking.knative.dev"
 
@@ -64,9 +67,13 @@ func Serving(ctx context.Context, c *cluster.Cluster, images Images, registry st
 }
 
 // servingEdits are the settings of Serving that differ from its defaults.
+// config-domain names example.com, as a real cluster names its own
+// domain: without one, Serving names every route under
+// svc.cluster.local, and none is public.
 func servingEdits(registry string) []edit {
 	return []edit{
 		setConfigMapData("knative-serving", "config-network", map[string]string{"ingress-class": TraefikClass}),
+		setConfigMapData("knative-serving", "config-domain", map[string]string{PublicDomain: ""}),
 		setConfigMapData("knative-serving", "config-deployment", map[string]string{
 			"registries-skipping-tag-resolving": "kind.local,ko.local,dev.local," + registry,
 		}),
