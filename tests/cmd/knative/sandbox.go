@@ -119,9 +119,9 @@ type sandboxRecord struct {
 func (o options) recordPath() string { return o.path("sandbox.json") }
 
 // spawnSandbox starts `knative init`, from the copy in the state folder,
-// in new namespaces, in a session of
-// its own, its output to log, then creates the veth pair into it. It
-// writes the record before anything else of the host changes.
+// in new namespaces and a session of its own, its output to log, then
+// creates the veth pair into it. It writes the record before anything
+// else of the host changes.
 func spawnSandbox(o options, args []string, log *os.File) (*os.Process, error) {
 	_, statErr := os.Stat(cniCache)
 	cmd := exec.Command(o.path("eventmesh-knative"), append([]string{"init"}, args...)...)

@@ -50,7 +50,7 @@ func start(ctx context.Context, o options, args []string) error {
 	if err := os.MkdirAll(filepath.Join(runDir, "logs"), 0o755); err != nil {
 		return err
 	}
-	if err := copyFile(o.path("eventmesh-knative"), 0o755); err != nil {
+	if err := copySelf(o.path("eventmesh-knative")); err != nil {
 		return err
 	}
 	host, err := onenode.SnapshotHost()
@@ -111,8 +111,8 @@ func start(ctx context.Context, o options, args []string) error {
 	}
 }
 
-// copyFile copies this program to path, for down to run.
-func copyFile(path string, mode os.FileMode) error {
+// copySelf copies this program to path, for down to run.
+func copySelf(path string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -122,7 +122,7 @@ func copyFile(path string, mode os.FileMode) error {
 		return err
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
+	if err := os.WriteFile(tmp, data, 0o755); err != nil {
 		return fmt.Errorf("copying %s: %w", self, err)
 	}
 	return os.Rename(tmp, path)
