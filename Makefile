@@ -24,10 +24,14 @@ SHELL := /bin/bash
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/knative-eventmesh-function
 
 version = $(shell awk '$$1 == "$(1)" { print $$2; exit }' $(2))
-KUBE_VERSION    := $(call version,k8s.io/kubernetes,tests/go.mod)
+# The versions of Knative, Traefik and Kubernetes: one file, which the Go
+# harness reads too (tests/versions), and whose tests check that the
+# go.mod files building them agree.
+VERSIONS        := tests/versions/versions.txt
+KUBE_VERSION    := $(call version,k8s.io/kubernetes,$(VERSIONS))
 ETCD_VERSION    := $(call version,go.etcd.io/etcd/server/v3,tests/go.mod)
 FUNC_VERSION    := $(call version,knative.dev/func,tests/tools/func/go.mod)
-ADAPTER_VERSION := $(call version,knative.dev/eventing,tests/tools/adapter/go.mod)
+ADAPTER_VERSION := $(call version,knative.dev/eventing,$(VERSIONS))
 
 GREMLINS_VERSION := v0.6.0
 
@@ -73,7 +77,7 @@ help:
 	@echo "make func-build  build the function with the real func CLI (host builder)"
 	@echo "make knative  a real one-node Kubernetes with Knative Serving and Eventing, the function deployed by func deploy (root)"
 	@echo "make test-knative  tests against that cluster: scale to zero and back, push, Backstage"
-	@echo "make knative-down  stop it and restore the host"
+	@echo "make knative-down  stop it, and remove what make knative created"
 	@echo "make mutate mutation testing of the packages that decide what callers see (slow: about an hour)"
 	@echo "make load   200 concurrent requests with 10 tokens: p50/p99 and peak RSS"
 	@echo "make soak   the load repeated for SOAK=$(SOAK)"
@@ -257,6 +261,15 @@ chromium:
 	echo "installing Debian's chromium package for tests/asyncapi"; \
 	$(call apt-install,chromium)
 
+# The versions this Makefile builds, as tests/versions checks them.
+.PHONY: versions
+versions:
+	@echo "KUBE_VERSION k8s.io/kubernetes $(KUBE_VERSION)"
+	@echo "NODE_VERSION k8s.io/kubernetes $(NODE_VERSION)"
+	@echo "SERVING_VERSION knative.dev/serving $(SERVING_VERSION)"
+	@echo "ADAPTER_VERSION knative.dev/eventing $(ADAPTER_VERSION)"
+	@echo "TRAEFIK_VERSION github.com/traefik/traefik/v3 $(TRAEFIK_VERSION)"
+
 .PHONY: binaries
 binaries: $(CONTROL_PLANE) $(FUNC) $(ADAPTER)
 
@@ -295,9 +308,9 @@ $(ADAPTER):
 # Serving with Traefik, Eventing) with the function deployed by func deploy.
 # Its binaries are built from Go modules into $(CACHE), like the tests':
 # the node's on the host, the images' static (CGO_ENABLED=0).
-NODE_VERSION    := $(call version,k8s.io/kubernetes,tests/tools/node/go.mod)
-SERVING_VERSION := $(call version,knative.dev/serving,tests/tools/serving/go.mod)
-TRAEFIK_VERSION := $(call version,github.com/traefik/traefik/v3,tests/tools/traefik/go.mod)
+NODE_VERSION    := $(KUBE_VERSION)
+SERVING_VERSION := $(call version,knative.dev/serving,$(VERSIONS))
+TRAEFIK_VERSION := $(call version,github.com/traefik/traefik/v3,$(VERSIONS))
 COREDNS_VERSION := $(call version,github.com/coredns/coredns,tests/tools/coredns/go.mod)
 
 NODE_BIN     := $(CACHE)/node-$(NODE_VERSION)
@@ -386,21 +399,42 @@ knative-debs:
 	fi
 
 KNATIVE_STATE := .knative
-KNATIVE_FLAGS = -state $(KNATIVE_STATE) -repo . -kube-bin $(KUBE_BIN) -node-bin $(NODE_BIN) \
+KNATIVE_BIN_FLAGS = -repo $(CURDIR) -kube-bin $(KUBE_BIN) -node-bin $(NODE_BIN) \
 	-serving-bin $(SERVING_BIN) -eventing-bin $(EVENTING_BIN) -traefik $(TRAEFIK) -coredns $(COREDNS) \
-	-func $(FUNC) -podprobe bin/podprobe -kubectl $(NODE_BIN)/kubectl
+	-func $(FUNC) -podprobe $(CURDIR)/bin/podprobe -kubectl $(NODE_BIN)/kubectl
+KNATIVE_FLAGS = -state $(KNATIVE_STATE) $(KNATIVE_BIN_FLAGS)
 
-.PHONY: knative knative-down test-knative
-knative: knative-debs $(KNATIVE_BINARIES) $(addprefix $(KUBE_BIN)/,kube-apiserver kube-controller-manager etcd) $(FUNC)
+.PHONY: knative knative-check knative-down test-knative
+knative: knative-check knative-debs $(KNATIVE_BINARIES) $(addprefix $(KUBE_BIN)/,kube-apiserver kube-controller-manager etcd) $(FUNC)
 	cd tests && go build -o ../bin/eventmesh-knative ./cmd/knative
 	cd tests && CGO_ENABLED=0 go build -o ../bin/podprobe ./cmd/podprobe
+	@# func deploy builds the function in the sandbox, which has no way
+	@# out: the modules it needs must be in Go's module cache.
+	go mod download
 	bin/eventmesh-knative start $(KNATIVE_FLAGS)
 
+# What make knative needs, checked before any build. The cluster's ports
+# are its sandbox's own: none is taken on the host.
+knative-check:
+	@[ "$$(id -u)" = 0 ] || { echo "make knative needs root: it creates namespaces and cgroups, and runs containerd and the kubelet"; exit 1; }
+	@[ ! -e $(KNATIVE_STATE)/sandbox.json ] || { echo "a cluster of make knative runs here, or was not stopped ($(KNATIVE_STATE)/sandbox.json): make knative-down stops it and removes what is left"; exit 1; }
+	@! ip link show emesh-knative >/dev/null 2>&1 || { echo "the host has a link emesh-knative: a cluster of make knative runs from another clone; make knative-down there stops it"; exit 1; }
+	@! ip route show | grep -qE '^10\.(96|243)\.' || { echo "the host routes into 10.96.0.0/16 or 10.243.0.0/16, which make knative's sandbox uses: free them first"; ip route show | grep -E '^10\.(96|243)\.'; exit 1; }
+
+# Stops the cluster with the binary that started it (kept in the state
+# folder), so that it works when the tree does not build.
 knative-down:
-	cd tests && go build -o ../bin/eventmesh-knative ./cmd/knative
-	bin/eventmesh-knative down -state $(KNATIVE_STATE)
+	@if [ -x $(KNATIVE_STATE)/eventmesh-knative ]; then \
+	  $(KNATIVE_STATE)/eventmesh-knative down -state $(KNATIVE_STATE); \
+	else echo "no cluster of make knative was started from here"; fi
 
 # The tests of tests/knative, against the cluster of make knative. make
 # test runs that package too, without EVENTMESH_KNATIVE: it skips there.
+#
+# Then the crash test (tests/cmd/knative) starts a second cluster in a
+# sandbox of its own (emesh-crash, eventmesh-crash), kills it in the
+# middle of its start, and checks that down leaves nothing of it, and
+# leaves what others changed on the host meanwhile.
 test-knative:
 	cd tests && EVENTMESH_KNATIVE=$(abspath $(KNATIVE_STATE)) go test -count=1 -v -timeout 30m ./knative/
+	cd tests && EVENTMESH_KNATIVE_CRASH_FLAGS='$(KNATIVE_BIN_FLAGS)' go test -count=1 -v -timeout 20m -run '^TestCrashThenDown$$' ./cmd/knative/

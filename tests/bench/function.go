@@ -18,12 +18,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	function "github.com/knative-eventmesh/function"
 	"github.com/knative-eventmesh/function/mesh"
 	"github.com/knative-eventmesh/function/tests/benchmesh"
+	"github.com/knative-eventmesh/function/tests/child"
 )
 
 // meshPath is where the Backstage provider reads the mesh: the whole
@@ -45,9 +45,8 @@ func buildFunction(ctx context.Context, dir string) (string, error) {
 
 // process is the function running as a process of its own.
 type process struct {
-	cmd    *exec.Cmd
+	*child.Process
 	url    string
-	done   chan struct{}
 	client *http.Client
 }
 
@@ -70,16 +69,11 @@ func startProcess(bin, kubeconfig, logPath string, pageSize int64, env ...string
 		"MESH_PAGE_SIZE="+strconv.FormatInt(pageSize, 10), "LOG_LEVEL=warn")
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	proc, err := child.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("starting the function: %w", err)
 	}
-	p := &process{cmd: cmd, url: "http://" + addr, done: make(chan struct{}), client: newHTTPClient()}
-	go func() {
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
+	return &process{Process: proc, url: "http://" + addr, client: newHTTPClient()}, nil
 }
 
 // newHTTPClient returns a client that asks for gzip, as Backstage's fetch
@@ -108,7 +102,7 @@ func (p *process) waitReady(ctx context.Context) error {
 			return nil
 		}
 		select {
-		case <-p.done:
+		case <-p.Done():
 			return errors.New("the function exited before it was ready (see its log)")
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for the function to be ready: %w (last error: %v)", ctx.Err(), err)
@@ -164,7 +158,7 @@ func (p *process) build(ctx context.Context, path, token string) (time.Duration,
 
 // peakRSS returns the process's peak resident set size (VmHWM), in bytes.
 func (p *process) peakRSS() (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.Pid()))
 	if err != nil {
 		return 0, fmt.Errorf("reading the function's memory: %w", err)
 	}
@@ -179,18 +173,12 @@ func (p *process) peakRSS() (int64, error) {
 			return kb << 10, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status: %v", p.cmd.Process.Pid, s.Err())
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status: %v", p.Pid(), s.Err())
 }
 
 // stop ends the process: SIGTERM, then SIGKILL after five seconds.
 func (p *process) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	_, _ = p.Stop(5 * time.Second)
 }
 
 // inProcess is the function in the benchmark's own process, called through

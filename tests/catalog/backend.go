@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,13 +19,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
+	"github.com/knative-eventmesh/function/tests/child"
 	"github.com/knative-eventmesh/function/tests/functest"
 	"github.com/knative-eventmesh/function/tests/npm"
+	"sigs.k8s.io/yaml"
 )
 
 // Topic is the events topic the module listens on by default; the
@@ -83,8 +81,7 @@ type Backend struct {
 	// (backend.auth.externalAccess).
 	Token string
 
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *child.Process
 	dir  string
 }
 
@@ -142,32 +139,27 @@ func Start(ctx context.Context, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{URL: fmt.Sprintf("http://127.0.0.1:%d", opts.Port), Token: randomToken(), done: make(chan struct{}), dir: dir}
+	b := &Backend{URL: fmt.Sprintf("http://127.0.0.1:%d", opts.Port), Token: randomToken(), dir: dir}
 	configPath, err := b.writeConfig(opts)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	b.cmd = exec.Command("node", "dev/backend.js", "--config", configPath)
-	b.cmd.Dir = Dir()
-	b.cmd.Env = append(os.Environ(), "NODE_ENV=production")
+	cmd := exec.Command("node", "dev/backend.js", "--config", configPath)
+	cmd.Dir = Dir()
+	cmd.Env = append(os.Environ(), "NODE_ENV=production")
 	if opts.Published {
-		b.cmd.Env = append(b.cmd.Env, "EVENTMESH_PROVIDER=published")
+		cmd.Env = append(cmd.Env, "EVENTMESH_PROVIDER=published")
 	}
 	out := opts.Logs
 	if out == nil {
 		out = io.Discard
 	}
-	b.cmd.Stdout, b.cmd.Stderr = out, out
-	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := b.cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = out, out
+	if b.proc, err = child.Start(cmd); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting the Backstage backend (node dev/backend.js in %s): %w", Dir(), err)
 	}
-	go func() {
-		_ = b.cmd.Wait()
-		close(b.done)
-	}()
 	if err := b.waitReady(ctx, 2*time.Minute); err != nil {
 		_, _ = b.Stop(5 * time.Second)
 		return nil, err
@@ -263,7 +255,7 @@ func (b *Backend) waitReady(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		select {
-		case <-b.done:
+		case <-b.proc.Done():
 			return fmt.Errorf("the Backstage backend exited before it was ready (see its logs)")
 		case <-ctx.Done():
 			return ctx.Err()
@@ -281,22 +273,15 @@ func (b *Backend) waitReady(ctx context.Context, timeout time.Duration) error {
 // an error if it had to be killed.
 func (b *Backend) Stop(grace time.Duration) (time.Duration, error) {
 	defer os.RemoveAll(b.dir)
-	start := time.Now()
-	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return 0, err
+	took, err := b.proc.Stop(grace)
+	if err != nil {
+		return took, fmt.Errorf("the Backstage backend: %w", err)
 	}
-	select {
-	case <-b.done:
-		return time.Since(start), nil
-	case <-time.After(grace):
-		_ = b.cmd.Process.Kill()
-		<-b.done
-		return time.Since(start), fmt.Errorf("the Backstage backend did not exit within %s of SIGTERM; killed it", grace)
-	}
+	return took, nil
 }
 
 // Pid is the backend's process id.
-func (b *Backend) Pid() int { return b.cmd.Process.Pid }
+func (b *Backend) Pid() int { return b.proc.Pid() }
 
 // Entity is the part of a catalog entity the tests look at.
 type Entity struct {

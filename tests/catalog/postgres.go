@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/knative-eventmesh/function/tests/child"
 )
 
 // Postgres is a PostgreSQL server of the tests' own, in a temporary
@@ -22,8 +24,7 @@ type Postgres struct {
 	User string
 
 	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *child.Process
 }
 
 // postgresBinaries finds initdb and postgres: on PATH (/usr/local/bin),
@@ -75,7 +76,7 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	p := &Postgres{Port: port, User: "backstage", dir: dir, done: make(chan struct{})}
+	p := &Postgres{Port: port, User: "backstage", dir: dir}
 	log, err := os.Create(filepath.Join(dir, "postgres.log"))
 	if err != nil {
 		os.RemoveAll(dir)
@@ -83,18 +84,14 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 	}
 	defer log.Close()
 	// fsync off and a socket folder of its own: a throwaway server.
-	p.cmd = exec.Command(postgres, "-D", data, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-k", dir,
+	cmd = exec.Command(postgres, "-D", data, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-k", dir,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200")
-	p.cmd.Stdout, p.cmd.Stderr = log, log
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if p.proc, err = child.Start(cmd); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("starting %s: %w", postgres, err)
+		return nil, err
 	}
-	go func() {
-		_ = p.cmd.Wait()
-		close(p.done)
-	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
@@ -103,7 +100,7 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 			return p, nil
 		}
 		select {
-		case <-p.done:
+		case <-p.proc.Done():
 			b, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("PostgreSQL exited at start:\n%s", b)
@@ -142,11 +139,5 @@ func unprivileged(dir string) (*syscall.Credential, error) {
 // removes its folder.
 func (p *Postgres) Stop() {
 	defer os.RemoveAll(p.dir)
-	_ = p.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	_, _ = p.proc.StopWith(syscall.SIGINT, 10*time.Second)
 }

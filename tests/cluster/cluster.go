@@ -18,10 +18,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/knative-eventmesh/function/tests/child"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -69,8 +70,7 @@ type Cluster struct {
 	logs     []*os.File // the open log files
 	keepLogs bool       // start failed: keep the logs the error points to
 
-	controllerManager     *exec.Cmd
-	controllerManagerDone chan struct{}
+	controllerManager *child.Process
 
 	stopOnce sync.Once
 	stopErr  error

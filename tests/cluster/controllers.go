@@ -7,9 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
+	"github.com/knative-eventmesh/function/tests/child"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,17 +47,12 @@ func (c *Cluster) startControllers(ctx context.Context, path, certDir string) er
 		"--secure-port=0",
 	)
 	cmd.Stdout, cmd.Stderr = out, out
-	// Die with the test process, even if it is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting kube-controller-manager: %w", err)
+	// It dies with the test process, even if that is killed.
+	p, err := child.Start(cmd)
+	if err != nil {
+		return err
 	}
-	c.controllerManager = cmd
-	c.controllerManagerDone = make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(c.controllerManagerDone)
-	}()
+	c.controllerManager = p
 	if err := c.waitForAggregation(ctx); err != nil {
 		return fmt.Errorf("kube-controller-manager did not aggregate ClusterRoles (log %s): %w",
 			filepath.Join(c.logDir, "kube-controller-manager.log"), err)
@@ -85,7 +80,7 @@ func (c *Cluster) waitForAggregation(ctx context.Context) error {
 	}
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		select {
-		case <-c.controllerManagerDone:
+		case <-c.controllerManager.Done():
 			return false, errors.New("kube-controller-manager exited")
 		default:
 		}
@@ -104,13 +99,6 @@ func (c *Cluster) stopControllers() error {
 	if c.controllerManager == nil {
 		return nil
 	}
-	_ = c.controllerManager.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.controllerManagerDone:
-		return nil
-	case <-time.After(5 * time.Second):
-		_ = c.controllerManager.Process.Kill()
-		<-c.controllerManagerDone
-		return errors.New("kube-controller-manager did not stop on SIGTERM; killed it")
-	}
+	_, err := c.controllerManager.Stop(5 * time.Second)
+	return err
 }

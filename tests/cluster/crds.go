@@ -14,17 +14,22 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/knative-eventmesh/function/tests/versions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
-// The Knative modules the CRDs are read from. The Eventing version is the
-// one this binary is built with, if it is built with Eventing at all.
+// The Knative modules the CRDs are read from, at the versions of
+// tests/versions. The Eventing version is the one this binary is built
+// with, if it is built with Eventing at all.
 const (
-	eventingModule         = "knative.dev/eventing"
-	defaultEventingVersion = "v0.50.0"
-	servingModule          = "knative.dev/serving"
-	servingVersion         = "v0.50.0"
+	eventingModule = versions.EventingModule
+	servingModule  = versions.ServingModule
+)
+
+var (
+	defaultEventingVersion = versions.Eventing
+	servingVersion         = versions.Serving
 )
 
 // knativeCRDs reads the Knative Eventing and Serving CRDs from the Go module

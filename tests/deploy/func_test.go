@@ -9,12 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/knative-eventmesh/function/tests/child"
 	"github.com/knative-eventmesh/function/tests/knativeinstall"
 )
 
@@ -66,13 +66,14 @@ func serveBuilt(t *testing.T, bin string) {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "LISTEN_ADDRESS="+addr, "KUBECONFIG="+adminKubeconfig)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p, err := child.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
+		if _, err := p.Stop(10 * time.Second); err != nil {
+			t.Error(err)
+		}
 		if t.Failed() {
 			t.Logf("function output:\n%s", logs.String())
 		}

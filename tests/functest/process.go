@@ -13,11 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/knative-eventmesh/function/tests/child"
 )
 
 // Process is the function running as a process of its own, built from
@@ -25,8 +25,7 @@ import (
 type Process struct {
 	URL  string
 	Logs *Logs
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *child.Process
 }
 
 var build struct {
@@ -68,18 +67,16 @@ func StartProcess(tb testing.TB, env map[string]string) *Process {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	p := &Process{URL: "http://" + addr, Logs: &Logs{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin)
-	p.cmd.Env = append(os.Environ(), "LISTEN_ADDRESS="+addr)
+	p := &Process{URL: "http://" + addr, Logs: &Logs{}}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "LISTEN_ADDRESS="+addr)
 	for k, v := range env {
-		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p.cmd.Stdout, p.cmd.Stderr = p.Logs, p.Logs
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = p.Logs, p.Logs
+	if p.proc, err = child.Start(cmd); err != nil {
 		tb.Fatal(err)
 	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	tb.Cleanup(func() {
 		p.Kill()
 		if tb.Failed() {
@@ -96,7 +93,7 @@ func (p *Process) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		select {
-		case <-p.done:
+		case <-p.proc.Done():
 			return fmt.Errorf("the function exited before it was ready")
 		default:
 		}
@@ -114,8 +111,7 @@ func (p *Process) waitReady(timeout time.Duration) error {
 // Kill kills the process at once (SIGKILL), as a node failure or an
 // eviction past its grace period would.
 func (p *Process) Kill() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
+	p.proc.Kill()
 }
 
 // PeakRSS returns the process's peak resident memory (VmHWM), in bytes.
@@ -126,7 +122,7 @@ func (p *Process) RSS() (int64, error) { return p.status("VmRSS") }
 
 // status returns a memory field of /proc/<pid>/status, in bytes.
 func (p *Process) status(field string) (int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.proc.Pid()))
 	if err != nil {
 		return 0, err
 	}
@@ -136,7 +132,7 @@ func (p *Process) status(field string) (int64, error) {
 			return kb << 10, err
 		}
 	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, p.cmd.Process.Pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, p.proc.Pid())
 }
 
 // Get sends a GET like Function.Get.

@@ -135,9 +135,20 @@ func TestCallFromPod(t *testing.T) {
 
 // TestNotReachableFromOutside checks that Traefik's public entry point,
 // which a load balancer would expose, has no route to the function, by
-// any of its names, while the cluster-local one has.
+// any of its names, while the cluster-local one has. Its positive
+// control is a public Knative Service, which answers 200 there: so the
+// function's 404 means no route, not a dead entry point.
 func TestNotReachableFromOutside(t *testing.T) {
 	public := serviceURL(t, "traefik", "traefik")
+	control := publicService(t)
+	var status int
+	err := wait.PollUntilContextTimeout(context.Background(), time.Second, time.Minute, true, func(context.Context) (bool, error) {
+		status = getWithHost(t, public+"/", control, "")
+		return status == http.StatusOK, nil
+	})
+	if err != nil {
+		t.Fatalf("positive control: public Knative Service %s on the public entry point: %d, want 200", control, status)
+	}
 	for _, host := range []string{"eventmesh.knative-eventing.svc.cluster.local", "eventmesh.knative-eventing.example.com", "eventmesh.knative-eventing"} {
 		if status := getWithHost(t, public+meshPath, host, readerToken); status != http.StatusNotFound {
 			t.Errorf("public entry point, Host %s: %d, want 404", host, status)
@@ -147,6 +158,43 @@ func TestNotReachableFromOutside(t *testing.T) {
 	if status := getWithHost(t, private+meshPath, "eventmesh.knative-eventing.svc.cluster.local", readerToken); status != http.StatusOK {
 		t.Errorf("cluster-local entry point: %d, want 200", status)
 	}
+}
+
+// publicService creates a public Knative Service, podprobe serve, which
+// answers 200 to every request; it returns its host, as its public URL
+// names it. The test's cleanup deletes it.
+func publicService(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const name = "public-control"
+	ksvc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "serving.knative.dev/v1",
+		"kind":       "Service",
+		"metadata":   map[string]any{"name": name, "namespace": ns},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"containers": []any{map[string]any{"image": podprobe, "args": []any{"serve"}}},
+		}}},
+	}}
+	services := testCluster.Dynamic().Resource(knativeinstall.KsvcResource).Namespace(ns)
+	if _, err := services.Create(ctx, ksvc, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the public Knative Service: %v", err)
+	}
+	t.Cleanup(func() { _ = services.Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	if err := knativeinstall.WaitForReady(ctx, testCluster.Dynamic(), knativeinstall.KsvcResource, ns, name, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, err := services.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without a domain of its own in config-domain, Serving names public
+	// routes under svc.cluster.local too, as it names the function's.
+	url, _, _ := unstructured.NestedString(got.Object, "status", "url")
+	if !strings.HasPrefix(url, "http://") {
+		t.Fatalf("the public Knative Service's URL is %q, want an http URL", url)
+	}
+	return strings.TrimPrefix(url, "http://")
 }
 
 // TestScaleToZeroAndBack waits until the idle function has no pod, then
@@ -514,7 +562,9 @@ func getWithHost(t *testing.T, target, host, token string) int {
 		t.Fatal(err)
 	}
 	req.Host = host
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -8,19 +8,24 @@ import (
 	"time"
 
 	"github.com/knative-eventmesh/function/tests/cluster"
+	"github.com/knative-eventmesh/function/tests/versions"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 )
 
-// The releases installed, the same as the CRDs of the tests' API server,
-// and the modules of Serving's networking and caching CRDs and
+// The releases installed (tests/versions), the same as the CRDs of the
+// tests' API server.
+var (
+	ServingModule  = versions.Query(versions.ServingModule)
+	EventingModule = versions.Query(versions.EventingModule)
+)
+
+// The modules of Serving's networking and caching CRDs and
 // config-network, which Serving's repository links to (and its module
 // leaves out), at the versions Serving requires.
 const (
-	ServingModule    = "knative.dev/serving@v0.50.0"
-	EventingModule   = "knative.dev/eventing@v0.50.0"
 	NetworkingModule = "knative.dev/networking@v0.0.0-20260727162500-c7a7b772cac9"
 	CachingModule    = "knative.dev/caching@v0.0.0-20260727161800-0edbf88bc267"
 )
@@ -35,6 +40,9 @@ var (
 	EventingCommands = []string{"controller", "webhook", "apiserver_receive_adapter", "mtping", "jobsink", "requestreply", "auth_proxy", "event_display",
 		"mtchannel_broker", "broker/ingress", "broker/filter", "in_memory/channel_controller", "in_memory/channel_dispatcher"}
 )
+
+// PublicDomain is the domain of public routes (config-domain).
+const PublicDomain = "example.com"
 
 // TraefikClass is the ingress class of Traefik's Knative provider.
 const TraefikClass = "traefik.ingress.networking.knative.dev"
@@ -59,9 +67,13 @@ func Serving(ctx context.Context, c *cluster.Cluster, images Images, registry st
 }
 
 // servingEdits are the settings of Serving that differ from its defaults.
+// config-domain names example.com, as a real cluster names its own
+// domain: without one, Serving names every route under
+// svc.cluster.local, and none is public.
 func servingEdits(registry string) []edit {
 	return []edit{
 		setConfigMapData("knative-serving", "config-network", map[string]string{"ingress-class": TraefikClass}),
+		setConfigMapData("knative-serving", "config-domain", map[string]string{PublicDomain: ""}),
 		setConfigMapData("knative-serving", "config-deployment", map[string]string{
 			"registries-skipping-tag-resolving": "kind.local,ko.local,dev.local," + registry,
 		}),

@@ -35,22 +35,30 @@ state = "$STATE/containerd/state"
 `
 
 // kubeletConfig is the kubelet's configuration. The machine has cgroup v1
-// (failCgroupV1: false) without systemd managing it (cgroupfs). Image
-// garbage collection and eviction are nearly off: the images come from the
-// local registry, and the node is a test machine's disk.
+// (failCgroupV1: false) without systemd managing it (cgroupfs); the pods'
+// cgroups go under $CGROUP_ROOT. Only the API server's client certificate
+// and bearer tokens the API server accepts and authorizes get in; the
+// kubelet listens on the node's address alone. It changes no kernel
+// tunable (protectKernelDefaults): it fails if they are not as it wants.
+// Image garbage collection and eviction are nearly off: the images come
+// from the local registry, and the node is a test machine's disk.
 const kubeletConfig = `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 failCgroupV1: false
 cgroupDriver: cgroupfs
 containerRuntimeEndpoint: unix://$STATE/run/containerd.sock
+cgroupRoot: $CGROUP_ROOT
+protectKernelDefaults: true
 authentication:
-  anonymous: {enabled: true}
-  webhook: {enabled: false}
-authorization: {mode: AlwaysAllow}
-address: 0.0.0.0
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $STATE/pki/kubelet-client-ca.crt}
+authorization: {mode: Webhook}
+address: $NODE_IP
 port: 10250
 readOnlyPort: 0
 healthzPort: 10248
+healthzBindAddress: 127.0.0.1
 podLogsDir: $STATE/pod-logs
 staticPodPath: ""
 resolvConf: /etc/resolv.conf
@@ -102,6 +110,27 @@ const corefile = `.:53 {
 }
 `
 
+// admissionConfig makes Pod Security's baseline the rule of every
+// namespace: no privileged pod, no host namespace, path or port.
+const admissionConfig = `apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: PodSecurity
+  configuration:
+    apiVersion: pod-security.admission.config.k8s.io/v1
+    kind: PodSecurityConfiguration
+    defaults: {enforce: baseline, enforce-version: latest, warn: baseline, warn-version: latest}
+    exemptions: {usernames: [], runtimeClasses: [], namespaces: []}
+`
+
+// cgroupRoot returns the kubelet's cgroupRoot for root: "/" when empty.
+func cgroupRoot(root string) string {
+	if root == "" {
+		return "/"
+	}
+	return root
+}
+
 // writeNodeConfigs writes the node's configuration files into the state
 // folder.
 func (n *Node) writeNodeConfigs() error {
@@ -113,6 +142,8 @@ func (n *Node) writeNodeConfigs() error {
 		"$BRIDGE", bridgeName,
 		"$POD_CIDR", PodCIDR,
 		"$KUBECONFIG", n.AdminKubeconfig(),
+		"$NODE_IP", n.nodeIP,
+		"$CGROUP_ROOT", cgroupRoot(n.opts.CgroupRoot),
 	)
 	files := map[string]string{
 		n.path("containerd.toml"):                   containerdConfig,

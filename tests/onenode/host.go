@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -16,9 +15,13 @@ import (
 	"strings"
 )
 
-// HostState is what a cluster changes on the host, as it was before: the
-// writable sysctls, the nftables ruleset (iptables here is iptables-nft),
-// the mount points, the network links and the named network namespaces.
+// HostState is what a cluster could change on the host, as it was: the
+// writable sysctls, the nftables ruleset, the mount points, the network
+// links and the named network namespaces. make knative's cluster runs in
+// namespaces of its own and changes none of them; a HostState taken
+// before is compared with the host after, to report what else changed.
+// Nothing reverts the host to a HostState: what changed meanwhile may be
+// someone else's.
 type HostState struct {
 	Sysctls      map[string]string `json:"sysctls"`
 	Ruleset      string            `json:"ruleset"`
@@ -48,7 +51,7 @@ func SnapshotHost() (*HostState, error) {
 			return nil, err
 		}
 	}
-	if s.Mounts, err = mountPoints(); err != nil {
+	if s.Mounts, err = MountPoints(); err != nil {
 		return nil, err
 	}
 	if s.Links, err = linkNames(); err != nil {
@@ -96,8 +99,8 @@ func volatile(key string) bool {
 	return false
 }
 
-// mountPoints lists the mount points, in mount order.
-func mountPoints() ([]string, error) {
+// MountPoints lists the mount points, in mount order.
+func MountPoints() ([]string, error) {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("reading mounts: %w", err)
@@ -147,110 +150,6 @@ func netnsNames() []string {
 		names = append(names, e.Name())
 	}
 	return names
-}
-
-// Restore puts the host back as s describes it: new mounts unmounted,
-// new network namespaces and links deleted, the ruleset and the sysctls
-// restored. It goes on after an error and returns them all.
-func (s *HostState) Restore() error {
-	var errs []error
-	errs = append(errs, s.unmountNew()...)
-	for _, ns := range netnsNames() {
-		if !slices.Contains(s.NetNS, ns) {
-			if _, err := run("ip", "netns", "delete", ns); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	if !s.NetNSDir {
-		if err := os.Remove(netnsDir); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("removing %s, which the cluster created: %w", netnsDir, err))
-		}
-	}
-	if links, err := linkNames(); err == nil {
-		for _, l := range links {
-			if !slices.Contains(s.Links, l) {
-				// A veth goes with its peer; ignore a link already gone.
-				if _, err := run("ip", "link", "delete", l); err != nil && linkExists(l) {
-					errs = append(errs, err)
-				}
-			}
-		}
-	}
-	if s.NftAvailable {
-		if err := s.restoreRuleset(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	errs = append(errs, s.restoreSysctls()...)
-	return errors.Join(errs...)
-}
-
-func linkExists(name string) bool {
-	_, err := net.InterfaceByName(name)
-	return err == nil
-}
-
-// unmountNew unmounts, newest first, each mount point that s does not
-// list.
-func (s *HostState) unmountNew() []error {
-	points, err := mountPoints()
-	if err != nil {
-		return []error{err}
-	}
-	before := map[string]int{}
-	for _, p := range s.Mounts {
-		before[p]++
-	}
-	var errs []error
-	for i := len(points) - 1; i >= 0; i-- {
-		p := points[i]
-		if before[p] > 0 {
-			before[p]--
-			continue
-		}
-		if _, err := run("umount", "--lazy", p); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
-}
-
-// restoreRuleset replaces the nftables ruleset with the saved one.
-func (s *HostState) restoreRuleset() error {
-	now, err := run("nft", "list", "ruleset")
-	if err != nil || now == s.Ruleset {
-		return err
-	}
-	if _, err := run("nft", "flush", "ruleset"); err != nil {
-		return err
-	}
-	if strings.TrimSpace(s.Ruleset) == "" {
-		return nil
-	}
-	cmd := exec.Command("nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(s.Ruleset)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("restoring the nftables ruleset: %w: %s", err, out)
-	}
-	return nil
-}
-
-// restoreSysctls writes back each saved sysctl that changed.
-func (s *HostState) restoreSysctls() []error {
-	now, err := readSysctls()
-	if err != nil {
-		return []error{err}
-	}
-	var errs []error
-	for _, key := range sortedKeys(s.Sysctls) {
-		if v, ok := now[key]; ok && v != s.Sysctls[key] {
-			if err := os.WriteFile(filepath.Join(sysctlRoot, key), []byte(s.Sysctls[key]), 0o644); err != nil {
-				errs = append(errs, fmt.Errorf("restoring sysctl %s: %w", key, err))
-			}
-		}
-	}
-	return errs
 }
 
 // Diff describes how the host now differs from s: one line a difference.

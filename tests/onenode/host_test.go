@@ -11,17 +11,17 @@ import (
 	"testing"
 )
 
-// isolatedEnv is set in the environment of TestRestore's own run in new
+// isolatedEnv is set in the environment of TestDiff's own run in new
 // namespaces.
 const isolatedEnv = "EVENTMESH_ONENODE_ISOLATED"
 
-// TestRestore changes the host as a cluster does (a sysctl, a bridge, a
-// network namespace, an nftables table, a mount), then checks that
-// Restore undoes each change and that Diff sees them before and not
-// after. It runs in network and mount namespaces of its own, so that its
-// Restore never touches what else runs here (such as make knative's
+// TestDiff changes the host as someone else might while a cluster runs
+// (a sysctl, a bridge, a network namespace, an nftables table, a mount),
+// then checks that Diff sees each change, and none once they are undone.
+// It runs in network and mount namespaces of its own, so that its
+// changes never touch what else runs here (such as make knative's
 // cluster). It needs root, ip and nft, and skips without them.
-func TestRestore(t *testing.T) {
+func TestDiff(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
@@ -46,7 +46,6 @@ func TestRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = before.Restore() }) // even if the test fails
 
 	const sysctl = "net/ipv4/conf/all/route_localnet"
 	old := strings.TrimSpace(before.Sysctls[sysctl])
@@ -55,18 +54,13 @@ func TestRestore(t *testing.T) {
 		t.Fatalf("sysctl %s = %q, want 0 or 1", sysctl, old)
 	}
 	mnt := t.TempDir()
-	changes := [][]string{
+	runAll(t, [][]string{
 		{"sh", "-c", "echo " + flipped + " > " + filepath.Join(sysctlRoot, sysctl)},
 		{"ip", "link", "add", "emtest0", "type", "bridge"},
 		{"ip", "netns", "add", "eventmesh-test"},
 		{"nft", "add", "table", "inet", "eventmesh_test"},
 		{"mount", "-t", "tmpfs", "tmpfs", mnt},
-	}
-	for _, c := range changes {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", c, err, out)
-		}
-	}
+	})
 
 	diffs, err := before.Diff()
 	if err != nil {
@@ -74,26 +68,36 @@ func TestRestore(t *testing.T) {
 	}
 	for _, want := range []string{"sysctl " + sysctl, "new network link emtest0", "new network namespace eventmesh-test", "the nftables ruleset differs", "new mount " + mnt} {
 		if !slices.ContainsFunc(diffs, func(d string) bool { return strings.HasPrefix(d, want) }) {
-			t.Errorf("Diff before Restore lacks %q; it says:\n%s", want, strings.Join(diffs, "\n"))
+			t.Errorf("Diff lacks %q; it says:\n%s", want, strings.Join(diffs, "\n"))
 		}
 	}
 
-	if err := before.Restore(); err != nil {
-		t.Fatalf("Restore: %v", err)
-	}
+	runAll(t, [][]string{
+		{"umount", mnt},
+		{"nft", "delete", "table", "inet", "eventmesh_test"},
+		{"ip", "netns", "delete", "eventmesh-test"},
+		{"ip", "link", "delete", "emtest0"},
+		{"sh", "-c", "echo " + old + " > " + filepath.Join(sysctlRoot, sysctl)},
+	})
 	if diffs, err = before.Diff(); err != nil {
 		t.Fatal(err)
 	}
 	if len(diffs) > 0 {
-		t.Errorf("after Restore the host still differs:\n%s", strings.Join(diffs, "\n"))
-	}
-	data, err := os.ReadFile(filepath.Join(sysctlRoot, sysctl))
-	if err != nil || strings.TrimSpace(string(data)) != old {
-		t.Errorf("sysctl %s = %q (%v), want %q", sysctl, data, err, old)
+		t.Errorf("with the changes undone the host still differs:\n%s", strings.Join(diffs, "\n"))
 	}
 }
 
-// runIsolated runs TestRestore again, in a child process with network and
+// runAll runs each command, and fails the test at the first error.
+func runAll(t *testing.T, cmds [][]string) {
+	t.Helper()
+	for _, c := range cmds {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", c, err, out)
+		}
+	}
+}
+
+// runIsolated runs TestDiff again, in a child process with network and
 // mount namespaces of its own (Go makes its mounts private).
 func runIsolated(t *testing.T) {
 	t.Helper()
@@ -102,7 +106,7 @@ func runIsolated(t *testing.T) {
 	if !exists(netnsDir) {
 		t.Cleanup(func() { _ = os.Remove(netnsDir) })
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRestore$", "-test.v", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDiff$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), isolatedEnv+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS}
 	out, err := cmd.CombinedOutput()
@@ -110,10 +114,10 @@ func runIsolated(t *testing.T) {
 		t.Skipf("new network and mount namespaces are not allowed here: %v", err)
 	}
 	if err != nil {
-		t.Fatalf("TestRestore in namespaces of its own: %v\n%s", err, out)
+		t.Fatalf("TestDiff in namespaces of its own: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "--- PASS: TestRestore") {
-		t.Fatalf("TestRestore did not pass in namespaces of its own:\n%s", out)
+	if !strings.Contains(string(out), "--- PASS: TestDiff") {
+		t.Fatalf("TestDiff did not pass in namespaces of its own:\n%s", out)
 	}
 }
 

@@ -4,9 +4,9 @@
 // CNI bridge plugin for pod networking. Pods run for real.
 //
 // It needs root, and Debian's containerd, runc, containernetworking-plugins,
-// iptables and nftables. It changes the host (sysctls, iptables rules,
-// mounts, network links): take a SnapshotHost before Start, and Restore it
-// after Stop.
+// iptables and nftables. It changes the network, mounts and cgroups of
+// the namespaces it runs in: run it in namespaces of its own, as make
+// knative does (tests/cmd/knative).
 package onenode
 
 import (
@@ -34,12 +34,13 @@ import (
 
 // The cluster's fixed addresses.
 const (
-	NodeName       = "knative-node"
-	ServiceCIDR    = "10.96.0.0/16"
-	PodCIDR        = "10.244.0.0/24"
-	BridgeIP       = "10.244.0.1" // the pods' gateway, where CoreDNS listens
-	bridgeName     = "knative-cni0"
-	apiServerPort  = 6443
+	NodeName    = "knative-node"
+	ServiceCIDR = "10.96.0.0/16"
+	PodCIDR     = "10.244.0.0/24"
+	BridgeIP    = "10.244.0.1" // the pods' gateway, where CoreDNS listens
+	bridgeName  = "knative-cni0"
+	// APIServerPort is where the API server serves, on every address.
+	APIServerPort  = 6443
 	etcdClientPort = 12379
 	etcdPeerPort   = 12380
 )
@@ -62,6 +63,15 @@ type Options struct {
 	Registry string
 	// PauseImage is the image of the pods' sandbox containers.
 	PauseImage string
+	// NodeIP is the node's address, where the kubelet listens; empty
+	// means the address of the default route's interface.
+	NodeIP string
+	// ServingIPs are more addresses for the API server's certificate,
+	// where clients from elsewhere reach it.
+	ServingIPs []string
+	// CgroupRoot is the cgroup, in every hierarchy, under which the
+	// kubelet puts the pods; it must exist. Empty means the root.
+	CgroupRoot string
 }
 
 // A Node is a running one-node cluster.
@@ -85,9 +95,12 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 
 // start does the work of Start.
 func (n *Node) start(ctx context.Context) error {
-	var err error
-	if n.nodeIP, err = hostIP(); err != nil {
-		return err
+	n.nodeIP = n.opts.NodeIP
+	if n.nodeIP == "" {
+		var err error
+		if n.nodeIP, err = hostIP(); err != nil {
+			return err
+		}
 	}
 	if n.opts.LogDir == "" {
 		n.opts.LogDir = n.path("logs")
@@ -129,8 +142,11 @@ func (n *Node) LogDir() string { return n.opts.LogDir }
 // writeCredentials writes the API server's serving certificate, the
 // ServiceAccount signing key, the admin token and the admin kubeconfig.
 func (n *Node) writeCredentials() error {
-	certPEM, keyPEM, err := cert.GenerateSelfSignedCertKey("kubernetes",
-		[]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(n.nodeIP), net.ParseIP(serviceIP(1))},
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(n.nodeIP), net.ParseIP(serviceIP(1))}
+	for _, ip := range n.opts.ServingIPs {
+		ips = append(ips, net.ParseIP(ip))
+	}
+	certPEM, keyPEM, err := cert.GenerateSelfSignedCertKey("kubernetes", ips,
 		[]string{"localhost", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"})
 	if err != nil {
 		return fmt.Errorf("generating the API server's certificate: %w", err)
@@ -144,11 +160,19 @@ func (n *Node) writeCredentials() error {
 		return fmt.Errorf("generating the admin token: %w", err)
 	}
 	token := hex.EncodeToString(buf)
+	kubeletCA, clientCert, clientKey, err := kubeletClientCredentials()
+	if err != nil {
+		return err
+	}
 	files := map[string][]byte{
-		"apiserver.crt": certPEM,
-		"apiserver.key": keyPEM,
-		"sa.key":        saKey,
-		"tokens.csv":    []byte(token + `,admin,admin,"system:masters"` + "\n"),
+		"apiserver.crt":                certPEM,
+		"apiserver.key":                keyPEM,
+		"sa.key":                       saKey,
+		"tokens.csv":                   []byte(token + `,admin,admin,"system:masters"` + "\n"),
+		"kubelet-client-ca.crt":        kubeletCA,
+		"apiserver-kubelet-client.crt": clientCert,
+		"apiserver-kubelet-client.key": clientKey,
+		"admission.yaml":               []byte(admissionConfig),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(n.path("pki", name), data, 0o600); err != nil {
@@ -156,7 +180,7 @@ func (n *Node) writeCredentials() error {
 		}
 	}
 	n.config = &rest.Config{
-		Host:            fmt.Sprintf("https://%s:%d", n.nodeIP, apiServerPort),
+		Host:            fmt.Sprintf("https://%s:%d", n.nodeIP, APIServerPort),
 		BearerToken:     token,
 		TLSClientConfig: rest.TLSClientConfig{CAData: certPEM},
 	}
@@ -209,7 +233,7 @@ func (n *Node) startControlPlane(ctx context.Context) error {
 		// endpoint is the node's address.
 		"--bind-address=0.0.0.0",
 		"--advertise-address="+n.nodeIP,
-		fmt.Sprintf("--secure-port=%d", apiServerPort),
+		fmt.Sprintf("--secure-port=%d", APIServerPort),
 		"--tls-cert-file="+filepath.Join(pki, "apiserver.crt"),
 		"--tls-private-key-file="+filepath.Join(pki, "apiserver.key"),
 		"--token-auth-file="+filepath.Join(pki, "tokens.csv"),
@@ -220,7 +244,12 @@ func (n *Node) startControlPlane(ctx context.Context) error {
 		"--authorization-mode=RBAC",
 		// The node's name is not in any DNS: logs and exec go by its IP.
 		"--kubelet-preferred-address-types=InternalIP",
-		"--allow-privileged=true",
+		"--kubelet-client-certificate="+filepath.Join(pki, "apiserver-kubelet-client.crt"),
+		"--kubelet-client-key="+filepath.Join(pki, "apiserver-kubelet-client.key"),
+		// No pod is privileged, and Pod Security's baseline holds in
+		// every namespace: no host namespaces, paths or ports.
+		"--allow-privileged=false",
+		"--admission-control-config-file="+filepath.Join(pki, "admission.yaml"),
 		"--profiling=false",
 	)
 	if err != nil {
@@ -307,6 +336,10 @@ func (n *Node) startNode(ctx context.Context) error {
 		// Masquerade Service traffic, so that a reply from a pod on the
 		// bridge goes back through the host's connection tracking.
 		"--masquerade-all",
+		// Conntrack's limit and timeouts are the host's, not the node's.
+		"--conntrack-max-per-core=0",
+		"--conntrack-tcp-timeout-established=0",
+		"--conntrack-tcp-timeout-close-wait=0",
 		"--metrics-bind-address=127.0.0.1:10249",
 		"--healthz-bind-address=127.0.0.1:10256",
 	)

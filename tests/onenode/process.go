@@ -9,18 +9,19 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/knative-eventmesh/function/tests/child"
 )
 
 // A process is one of the cluster's programs, with its log.
 type process struct {
 	name string
-	cmd  *exec.Cmd
-	log  *os.File
-	done chan struct{}
+	*child.Process
+	log *os.File
 }
 
-// launch starts a program, its output to <name>.log in the log folder. The program dies
-// with this process, even if this process is killed.
+// launch starts a program, its output to <name>.log in the log folder.
+// The program dies with this process, even if this process is killed.
 func (n *Node) launch(name, path string, args ...string) error {
 	log, err := os.Create(filepath.Join(n.opts.LogDir, name+".log"))
 	if err != nil {
@@ -28,27 +29,20 @@ func (n *Node) launch(name, path string, args ...string) error {
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p, err := child.Start(cmd)
+	if err != nil {
 		log.Close()
-		return fmt.Errorf("starting %s: %w", name, err)
+		return err
 	}
-	p := &process{name: name, cmd: cmd, log: log, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	n.procs = append(n.procs, p)
+	n.procs = append(n.procs, &process{name: name, Process: p, log: log})
 	return nil
 }
 
 // exited returns an error naming the first program that has exited.
 func (n *Node) exited() error {
 	for _, p := range n.procs {
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited: %s (log %s)", p.name, p.cmd.ProcessState, p.log.Name())
-		default:
+		if err := p.Exited(); err != nil {
+			return fmt.Errorf("%w (log %s)", err, p.log.Name())
 		}
 	}
 	return nil
@@ -58,26 +52,13 @@ func (n *Node) exited() error {
 // graceful shutdown can hang).
 func (p *process) stop(grace time.Duration) {
 	defer p.log.Close()
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return
-	case <-time.After(grace):
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
+	_, _ = p.Stop(grace)
 }
 
 // Stop stops the cluster: the kubelet and the controllers first, then
 // every pod's containers, containerd, kube-proxy (whose rules it then
 // removes), CoreDNS, and last kube-apiserver before etcd. It removes the
-// pods' cgroups. The caller restores the rest of the host with
-// HostState.Restore.
+// pods' cgroups.
 func (n *Node) Stop() error {
 	for _, name := range []string{"kube-scheduler", "kube-controller-manager", "kubelet"} {
 		n.stopProcess(name, 10*time.Second)
@@ -91,7 +72,7 @@ func (n *Node) Stop() error {
 		// removes what it leaves behind.
 		_, _ = run(n.opts.Bin.Proxy, "--cleanup")
 	}
-	errs = append(errs, removeCgroups("kubepods"))
+	errs = append(errs, removeCgroups(filepath.Join(n.opts.CgroupRoot, "kubepods")))
 	return errors.Join(errs...)
 }
 
@@ -143,8 +124,9 @@ func waitForTaskExit(ctr func(...string) (string, error), id string) error {
 	return fmt.Errorf("removing container %s: %w", id, err)
 }
 
-// removeCgroups removes the named cgroup, children first, from every
-// cgroup v1 hierarchy. The cgroups must be empty.
+// removeCgroups removes the named cgroup (a path under each hierarchy's
+// root), children first, from every cgroup v1 hierarchy. The cgroups
+// must be empty.
 func removeCgroups(name string) error {
 	roots, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", name))
 	var errs []error

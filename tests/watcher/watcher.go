@@ -13,9 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
+	"github.com/knative-eventmesh/function/tests/child"
+	"github.com/knative-eventmesh/function/tests/cluster"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/yaml"
@@ -23,8 +24,6 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-
-	"github.com/knative-eventmesh/function/tests/cluster"
 )
 
 // AdapterEnv names the adapter binary; the Makefile builds it and sets
@@ -33,8 +32,8 @@ const AdapterEnv = "EVENTMESH_ADAPTER"
 
 // Watcher is a running adapter.
 type Watcher struct {
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *child.Process
+	dir  string
 }
 
 // Start runs the adapter with the identity of rbac/push.yaml's watcher
@@ -71,30 +70,19 @@ func Start(ctx context.Context, c *cluster.Cluster, pushYAML, sink string, out i
 		// Its profiling server on a port of its own, not 8008 for every one.
 		"PROFILING_PORT=0")
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p, err := child.Start(cmd)
+	if err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting the adapter: %w", err)
 	}
-	w := &Watcher{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		_ = os.RemoveAll(dir)
-		close(w.done)
-	}()
-	return w, nil
+	return &Watcher{proc: p, dir: dir}, nil
 }
 
 // Stop stops the adapter: SIGTERM, then SIGKILL after five seconds.
 func (w *Watcher) Stop() error {
-	_ = w.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-w.done:
-		return nil
-	case <-time.After(5 * time.Second):
-		_ = w.cmd.Process.Kill()
-		<-w.done
-		return errors.New("the adapter did not stop on SIGTERM; killed it")
-	}
+	defer os.RemoveAll(w.dir)
+	_, err := w.proc.Stop(5 * time.Second)
+	return err
 }
 
 // Config returns K_SOURCE_CONFIG for the ApiServerSource of pushYAML: its

@@ -2,16 +2,20 @@
 // with Knative Serving (Traefik as its ingress) and Eventing, and the
 // function deployed on it by func deploy.
 //
-//	knative start [flags]  start `knative up` in the background, wait until
-//	                       the cluster is ready, and print how to use it
-//	knative up [flags]     run the cluster in the foreground until SIGTERM,
-//	                       then stop it and restore the host
-//	knative down [flags]   stop the cluster that start started, and check
-//	                       that the host is as it was before
+//	knative start [flags]  start the cluster in a sandbox of its own (new
+//	                       network, mount and PID namespaces), wait until
+//	                       it is ready, and print how to use it
+//	knative init [flags]   the sandbox's first process (start runs it)
+//	knative up [flags]     run the cluster until SIGTERM (init runs it)
+//	knative down [flags]   stop the sandbox and remove what start created,
+//	                       found by name; report what else on the host
+//	                       changed meanwhile, and leave it
 //
 // The state folder (-state) holds the admin kubeconfig (kubeconfig), the
-// logs (logs/, knative.log), the measured figures (figures.json), and the
-// host's state from before the start (host.json).
+// binary that started the cluster (eventmesh-knative, which down runs),
+// each run's logs (runs/<time>/), the measured figures (figures.json),
+// the sandbox's record (sandbox.json) and the host's state from before
+// the start (host.json), which down compares with.
 package main
 
 import (
@@ -34,12 +38,18 @@ type options struct {
 	kubectl                                   string
 
 	registry      string // the local registry's host:port
+	logs          string // this run's log folder
 	keepOnFailure bool
+
+	// The sandbox's name and its link's network: see sandbox.go.
+	name          string
+	vethNet       string
+	routeServices bool
 }
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: knative start|up|down [flags]")
+		fmt.Fprintln(os.Stderr, "usage: knative start|init|up|down [flags]")
 		os.Exit(2)
 	}
 	var o options
@@ -56,11 +66,15 @@ func main() {
 	flags.StringVar(&o.podprobe, "podprobe", "", "the static podprobe `binary` (tests/cmd/podprobe)")
 	flags.StringVar(&o.kubectl, "kubectl", "kubectl", "the kubectl `binary` that start's instructions name")
 	flags.StringVar(&o.registry, "registry", "localhost:5000", "`host:port` of the local image registry, on loopback")
+	flags.StringVar(&o.logs, "logs", "", "up: this run's log `folder` (start sets it)")
 	flags.BoolVar(&o.keepOnFailure, "keep-on-failure", false, "up: when the start fails, keep what runs, for a look, until SIGTERM")
+	flags.StringVar(&o.name, "name", "knative", "the sandbox's `name`: its host link is emesh-NAME, its cgroup eventmesh-NAME")
+	flags.StringVar(&o.vethNet, "veth-net", "10.243.255.0/30", "the /30 `network` of the link between the host and the sandbox")
+	flags.BoolVar(&o.routeServices, "route-services", true, "route the cluster's Service range from the host into the sandbox")
 	_ = flags.Parse(os.Args[2:])
 	// Paths go into configuration files that other programs read from
 	// other folders: make them absolute.
-	for _, p := range []*string{&o.state, &o.repo, &o.podprobe} {
+	for _, p := range []*string{&o.state, &o.repo, &o.podprobe, &o.logs} {
 		if abs, err := filepath.Abs(*p); err == nil && *p != "" {
 			*p = abs
 		}
@@ -69,15 +83,22 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
+	if _, err = o.sandboxNet(); err != nil {
+		fmt.Fprintln(os.Stderr, "knative:", err)
+		os.Exit(2)
+	}
 	switch os.Args[1] {
 	case "start":
 		err = start(ctx, o, os.Args[2:])
+	case "init":
+		stop() // init passes the signals on to up
+		err = sandboxInit(o, os.Args[2:])
 	case "up":
 		err = up(ctx, o)
 	case "down":
 		err = down(ctx, o)
 	default:
-		err = fmt.Errorf("unknown command %q: want start, up or down", os.Args[1])
+		err = fmt.Errorf("unknown command %q: want start, init, up or down", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "knative:", err)

@@ -6,43 +6,84 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/knative-eventmesh/function/tests/onenode"
 )
 
 // startTimeout bounds the wait for the cluster: images, cluster, Knative
 // and func deploy took about three minutes here.
 const startTimeout = 30 * time.Minute
 
-// start runs `knative up` in the background, in a session of its own, its
-// output to knative.log, which start prints as it grows. It returns once
-// up has written the ready file, or has exited.
+// start checks that no cluster runs here, copies this binary into the
+// state folder (down runs that copy, even when the tree no longer
+// builds), saves the host's state for down to compare with, and starts
+// the sandbox, its output to this run's knative.log, which start prints
+// as it grows. It returns once up has written the ready file, or the
+// sandbox has exited.
 func start(ctx context.Context, o options, args []string) error {
-	if err := os.MkdirAll(o.state, 0o755); err != nil {
+	if os.Geteuid() != 0 {
+		return errors.New("make knative needs root: it creates namespaces and cgroups, and runs containerd and the kubelet")
+	}
+	rec, err := readRecord(o)
+	if err != nil {
 		return err
 	}
-	logPath := o.path("knative.log")
+	if rec.running() {
+		return fmt.Errorf("a cluster of make knative runs here (sandbox pid %d); make knative-down stops it", rec.PID)
+	}
+	if rec != nil {
+		return fmt.Errorf("a cluster of make knative was not stopped (%s): make knative-down removes what is left of it", o.recordPath())
+	}
+	if _, err := net.InterfaceByName(o.linkName()); err == nil {
+		return fmt.Errorf("the host has a link %s already: a cluster of make knative runs from another folder; make knative-down there stops it", o.linkName())
+	}
+	// A ready file left by a crash must not pass for this run's.
+	if err := os.Remove(o.path("ready")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	runDir := o.path("runs", time.Now().UTC().Format("20060102T150405Z"))
+	if err := os.MkdirAll(filepath.Join(runDir, "logs"), 0o755); err != nil {
+		return err
+	}
+	if err := copySelf(o.path("eventmesh-knative")); err != nil {
+		return err
+	}
+	host, err := onenode.SnapshotHost()
+	if err != nil {
+		return err
+	}
+	if err := host.Save(o.path("host.json")); err != nil {
+		return err
+	}
+	logPath := filepath.Join(runDir, "knative.log")
 	log, err := os.Create(logPath)
 	if err != nil {
 		return err
 	}
 	defer log.Close()
-	self, err := os.Executable()
+	// The last run's log, where make knative's messages point.
+	_ = os.Remove(o.path("knative.log"))
+	if err := os.Symlink(logPath, o.path("knative.log")); err != nil {
+		return err
+	}
+	o.logs = filepath.Join(runDir, "logs")
+	sandbox, err := spawnSandbox(o, append(args, "-logs", o.logs), log)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, append([]string{"up"}, args...)...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting knative up: %w", err)
-	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() {
+		state, err := sandbox.Wait()
+		if err == nil && !state.Success() {
+			err = errors.New(state.String())
+		}
+		exited <- err
+	}()
 
 	follow, err := os.Open(logPath)
 	if err != nil {
@@ -60,7 +101,7 @@ func start(ctx context.Context, o options, args []string) error {
 		select {
 		case err := <-exited:
 			copyLines(lines)
-			return fmt.Errorf("knative up exited (%v); its log: %s; make knative-down checks that the host is restored", err, logPath)
+			return fmt.Errorf("the sandbox exited (%v); its log: %s; make knative-down removes what is left", err, logPath)
 		case <-deadline:
 			return fmt.Errorf("the cluster was not ready in %v; its log: %s; make knative-down stops it", startTimeout, logPath)
 		case <-ctx.Done():
@@ -68,6 +109,23 @@ func start(ctx context.Context, o options, args []string) error {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// copySelf copies this program to path, for down to run.
+func copySelf(path string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o755); err != nil {
+		return fmt.Errorf("copying %s: %w", self, err)
+	}
+	return os.Rename(tmp, path)
 }
 
 // copyLines prints what the log holds beyond what it printed before.

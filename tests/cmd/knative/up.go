@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/knative-eventmesh/function/tests/cluster"
@@ -28,29 +27,16 @@ type Figures struct {
 	Total         float64 `json:"total"`
 }
 
-// up runs the cluster until ctx is done, then stops it and restores the
-// host.
+// up runs the cluster until ctx is done, then stops it. It runs in the
+// sandbox, as the child of init; down removes what is left.
 func up(ctx context.Context, o options) (err error) {
-	if os.Geteuid() != 0 {
-		return errors.New("make knative needs root: it runs containerd and the kubelet, and changes iptables rules")
+	if o.logs == "" {
+		o.logs = o.path("logs")
 	}
-	if _, err := os.Stat(o.path("host.json")); err == nil {
-		return fmt.Errorf("%s exists: a cluster runs, or one was not stopped; run make knative-down first", o.path("host.json"))
-	}
-	for _, d := range []string{o.path("logs"), o.path("state")} {
+	for _, d := range []string{o.logs, o.path("state")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
-	}
-	host, err := onenode.SnapshotHost()
-	if err != nil {
-		return err
-	}
-	if err := host.Save(o.path("host.json")); err != nil {
-		return err
-	}
-	if err := os.WriteFile(o.path("pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return err
 	}
 	var node *onenode.Node
 	var reg *images.Registry
@@ -59,7 +45,7 @@ func up(ctx context.Context, o options) (err error) {
 			fmt.Printf("start failed: %v\nkeeping the cluster for a look; make knative-down stops it\n", err)
 			<-ctx.Done()
 		}
-		err = errors.Join(err, teardown(o, node, reg, host))
+		err = errors.Join(err, teardown(o, node, reg))
 	}()
 	node, reg, err = bringUp(ctx, o)
 	if err != nil {
@@ -92,8 +78,11 @@ func bringUp(ctx context.Context, o options) (*onenode.Node, *images.Registry, e
 
 	step = time.Now()
 	node, err := onenode.Start(ctx, onenode.Options{
-		Dir:    o.path("state"),
-		LogDir: o.path("logs"),
+		Dir:        o.path("state"),
+		LogDir:     o.logs,
+		NodeIP:     nodeIP,
+		ServingIPs: []string{o.sandboxIP()},
+		CgroupRoot: "/" + o.cgroupName(),
 		Bin: onenode.Binaries{
 			Etcd:              filepath.Join(o.kubeBin, "etcd"),
 			APIServer:         filepath.Join(o.nodeBin, "kube-apiserver"),
@@ -111,7 +100,10 @@ func bringUp(ctx context.Context, o options) (*onenode.Node, *images.Registry, e
 	}
 	fig.Cluster = since(step)
 	fmt.Printf("node %s Ready in %.1fs; logs in %s\n", onenode.NodeName, fig.Cluster, node.LogDir())
-	if err := onenode.WriteKubeconfig(o.path("kubeconfig"), node.Config()); err != nil {
+	// The host reaches the API server at the sandbox's end of the link.
+	hostConfig := node.Config()
+	hostConfig.Host = fmt.Sprintf("https://%s:%d", o.sandboxIP(), onenode.APIServerPort)
+	if err := onenode.WriteKubeconfig(o.path("kubeconfig"), hostConfig); err != nil {
 		return node, reg, err
 	}
 
@@ -135,7 +127,7 @@ func bringUp(ctx context.Context, o options) (*onenode.Node, *images.Registry, e
 		return node, reg, err
 	}
 	step = time.Now()
-	deployLog, err := os.Create(o.path("logs", "func-deploy.log"))
+	deployLog, err := os.Create(filepath.Join(o.logs, "func-deploy.log"))
 	if err != nil {
 		return node, reg, err
 	}
@@ -144,7 +136,7 @@ func bringUp(ctx context.Context, o options) (*onenode.Node, *images.Registry, e
 		Func:       o.funcBin,
 		Repo:       o.repo,
 		Dir:        o.path("state", "function"),
-		Kubeconfig: o.path("kubeconfig"),
+		Kubeconfig: node.AdminKubeconfig(),
 		Registry:   reg.Host,
 		Log:        deployLog,
 	})
@@ -238,9 +230,9 @@ func pushImages(ctx context.Context, o options, reg *images.Registry) (map[strin
 	return refs, nil
 }
 
-// teardown stops the cluster and the registry, restores the host, and
-// removes the state, but for the logs.
-func teardown(o options, node *onenode.Node, reg *images.Registry, host *onenode.HostState) error {
+// teardown stops the cluster and the registry, and removes the ready
+// file. The rest goes with the sandbox; down removes the state.
+func teardown(o options, node *onenode.Node, reg *images.Registry) error {
 	var errs []error
 	if node != nil {
 		errs = append(errs, node.Stop())
@@ -248,15 +240,8 @@ func teardown(o options, node *onenode.Node, reg *images.Registry, host *onenode
 	if reg != nil {
 		errs = append(errs, reg.Close())
 	}
-	errs = append(errs, host.Restore())
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	// host.json stays, for down to check the restore against.
-	for _, p := range []string{o.path("state"), o.path("ready"), o.path("kubeconfig"), o.path("pid")} {
-		if err := os.RemoveAll(p); err != nil {
-			errs = append(errs, err)
-		}
+	if err := os.Remove(o.path("ready")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -7,6 +7,9 @@
 //	podprobe post URL    POST a CloudEvent of type $CE_TYPE to URL, with
 //	                     the bearer token in $TOKEN or the file $TOKEN_FILE
 //	                     if set, and print the same line
+//	podprobe serve       answer every request with 200 "ok" on port $PORT
+//	                     (8080 by default), as a Knative Service, until
+//	                     SIGTERM
 package main
 
 import (
@@ -29,7 +32,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: podprobe pause | podprobe get URL | podprobe post URL")
+		fmt.Fprintln(os.Stderr, "usage: podprobe pause | podprobe get URL | podprobe post URL | podprobe serve")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -46,10 +49,38 @@ func main() {
 			fmt.Fprintln(os.Stderr, "podprobe:", err)
 			os.Exit(1)
 		}
+	case "serve":
+		if err := serve(); err != nil {
+			fmt.Fprintln(os.Stderr, "podprobe:", err)
+			os.Exit(1)
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "podprobe: unknown command %q\n", os.Args[1])
 		os.Exit(2)
 	}
+}
+
+// serve answers every request with 200 "ok" on $PORT until SIGTERM.
+func serve() error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	srv := &http.Server{
+		Addr: ":" + cmp.Or(os.Getenv("PORT"), "8080"),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, "ok")
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		return err
+	}
+	return nil
 }
 
 // result is what get prints.
