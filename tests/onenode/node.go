@@ -40,8 +40,9 @@ const (
 	BridgeIP    = "10.244.0.1" // the pods' gateway, where CoreDNS listens
 	bridgeName  = "knative-cni0"
 	// APIServerPort is where the API server serves, on every address.
-	APIServerPort  = 6443
-	etcdClientPort = 12379
+	APIServerPort = 6443
+	// EtcdClientPort is where etcd serves, on the loopback alone.
+	EtcdClientPort = 12379
 	etcdPeerPort   = 12380
 )
 
@@ -217,8 +218,8 @@ func (n *Node) startControlPlane(ctx context.Context) error {
 	pki := n.path("pki")
 	err := n.launch("etcd", n.opts.Bin.Etcd,
 		"--data-dir="+n.path("etcd"),
-		fmt.Sprintf("--listen-client-urls=http://127.0.0.1:%d", etcdClientPort),
-		fmt.Sprintf("--advertise-client-urls=http://127.0.0.1:%d", etcdClientPort),
+		fmt.Sprintf("--listen-client-urls=http://127.0.0.1:%d", EtcdClientPort),
+		fmt.Sprintf("--advertise-client-urls=http://127.0.0.1:%d", EtcdClientPort),
 		fmt.Sprintf("--listen-peer-urls=http://127.0.0.1:%d", etcdPeerPort),
 		fmt.Sprintf("--initial-advertise-peer-urls=http://127.0.0.1:%d", etcdPeerPort),
 		fmt.Sprintf("--initial-cluster=default=http://127.0.0.1:%d", etcdPeerPort),
@@ -228,7 +229,7 @@ func (n *Node) startControlPlane(ctx context.Context) error {
 		return err
 	}
 	err = n.launch("kube-apiserver", n.opts.Bin.APIServer,
-		fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", etcdClientPort),
+		fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", EtcdClientPort),
 		// Pods reach the API server through the kubernetes Service, whose
 		// endpoint is the node's address.
 		"--bind-address=0.0.0.0",
