@@ -6,12 +6,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/knative-eventmesh/function/tests/child"
 )
+
+// cgroupFS is where the cgroup hierarchies are mounted.
+const cgroupFS = "/sys/fs/cgroup"
 
 // A process is one of the cluster's programs, with its log.
 type process struct {
@@ -72,7 +76,7 @@ func (n *Node) Stop() error {
 		// removes what it leaves behind.
 		_, _ = run(n.opts.Bin.Proxy, "--cleanup")
 	}
-	errs = append(errs, removeCgroups(filepath.Join(n.opts.CgroupRoot, "kubepods")))
+	errs = append(errs, RemoveCgroups(filepath.Join(n.opts.CgroupRoot, "kubepods")))
 	return errors.Join(errs...)
 }
 
@@ -124,24 +128,57 @@ func waitForTaskExit(ctr func(...string) (string, error), id string) error {
 	return fmt.Errorf("removing container %s: %w", id, err)
 }
 
-// removeCgroups removes the named cgroup (a path under each hierarchy's
-// root), children first, from every cgroup v1 hierarchy. The cgroups
-// must be empty.
-func removeCgroups(name string) error {
-	roots, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", name))
-	var errs []error
-	for _, root := range roots {
-		var dirs []string
-		_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+// CgroupHierarchies lists the folders of the mounted cgroup v1
+// hierarchies.
+func CgroupHierarchies() ([]string, error) {
+	entries, err := os.ReadDir(cgroupFS)
+	if err != nil {
+		return nil, fmt.Errorf("listing cgroup hierarchies: %w", err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		p := filepath.Join(cgroupFS, e.Name())
+		if _, err := os.Stat(filepath.Join(p, "cgroup.procs")); err == nil {
+			dirs = append(dirs, p)
+		}
+	}
+	return dirs, nil
+}
+
+// CgroupDirs lists the folders of the named cgroup (a path under each
+// hierarchy's root) and its children, in every hierarchy, children
+// first.
+func CgroupDirs(name string) ([]string, error) {
+	hs, err := CgroupHierarchies()
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, h := range hs {
+		var tree []string
+		_ = filepath.WalkDir(filepath.Join(h, name), func(path string, d os.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
-				dirs = append(dirs, path)
+				tree = append(tree, path)
 			}
 			return nil
 		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			if err := syscall.Rmdir(dirs[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, fmt.Errorf("removing cgroup %s: %w", dirs[i], err))
-			}
+		slices.Reverse(tree)
+		dirs = append(dirs, tree...)
+	}
+	return dirs, nil
+}
+
+// RemoveCgroups removes the named cgroup, children first, from every
+// hierarchy. The cgroups must be empty.
+func RemoveCgroups(name string) error {
+	dirs, err := CgroupDirs(name)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range dirs {
+		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing cgroup %s: %w", d, err))
 		}
 	}
 	return errors.Join(errs...)

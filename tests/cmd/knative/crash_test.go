@@ -21,6 +21,10 @@ import (
 // -state; make test-knative sets it. Without it the crash test skips.
 const crashFlagsEnv = "EVENTMESH_KNATIVE_CRASH_FLAGS"
 
+// cgroupRoot is where the test looks for the cluster's cgroups, on its
+// own rather than through the code under test.
+const cgroupRoot = "/sys/fs/cgroup"
+
 // The crash test's sandbox: its own name and link network, and no route
 // of the Service range, so that it runs beside make knative's cluster.
 var crashSandbox = []string{"-name", "crash", "-veth-net", "10.243.252.0/30", "-route-services=false"}

@@ -44,7 +44,7 @@ func down(ctx context.Context, o options) error {
 	var errs []error
 	errs = append(errs, killCgroup(ctx, cgroup))
 	errs = append(errs, removeLink(ctx, o.linkName()))
-	errs = append(errs, removeCgroups(cgroup))
+	errs = append(errs, onenode.RemoveCgroups(cgroup))
 	if rec != nil && rec.CreatedCNICache {
 		// Empty on the host: the sandbox had a tmpfs of its own there.
 		if err := os.Remove(cniCache); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -121,32 +121,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// cgroupDirs lists the folders of cgroup in every hierarchy, children
-// first.
-func cgroupDirs(cgroup string) ([]string, error) {
-	hs, err := cgroupHierarchies()
-	if err != nil {
-		return nil, err
-	}
-	var dirs []string
-	for _, h := range hs {
-		var tree []string
-		_ = filepath.WalkDir(filepath.Join(h, cgroup), func(path string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				tree = append(tree, path)
-			}
-			return nil
-		})
-		for i := len(tree) - 1; i >= 0; i-- {
-			dirs = append(dirs, tree[i])
-		}
-	}
-	return dirs, nil
-}
-
 // cgroupProcs lists the processes in cgroup.
 func cgroupProcs(cgroup string) ([]int, error) {
-	dirs, err := cgroupDirs(cgroup)
+	dirs, err := onenode.CgroupDirs(cgroup)
 	if err != nil {
 		return nil, err
 	}
@@ -192,21 +169,6 @@ func killCgroup(ctx context.Context, cgroup string) error {
 	return fmt.Errorf("processes %v of cgroup %s survive SIGKILL", pids, cgroup)
 }
 
-// removeCgroups removes cgroup, children first, from every hierarchy.
-func removeCgroups(cgroup string) error {
-	dirs, err := cgroupDirs(cgroup)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, d := range dirs {
-		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("removing cgroup %s: %w", d, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // removeLink waits up to 30 seconds for the kernel to remove the link
 // with the sandbox's network namespace, then deletes it by name.
 func removeLink(ctx context.Context, link string) error {
@@ -230,7 +192,7 @@ func leftovers(o options) error {
 	if pids, err := cgroupProcs(cgroup); err != nil || len(pids) > 0 {
 		found = append(found, fmt.Sprintf("processes %v in cgroup %s (%v)", pids, cgroup, err))
 	}
-	if dirs, err := cgroupDirs(cgroup); err != nil || len(dirs) > 0 {
+	if dirs, err := onenode.CgroupDirs(cgroup); err != nil || len(dirs) > 0 {
 		found = append(found, fmt.Sprintf("cgroups %v (%v)", dirs, err))
 	}
 	if _, err := net.InterfaceByName(o.linkName()); err == nil {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/knative-eventmesh/function/tests/onenode"
 )
 
 // The sandbox: the whole node runs in network, mount and PID namespaces
@@ -31,7 +33,6 @@ const (
 	// inside.
 	nodeIP     = "10.243.254.2"
 	serviceNet = "10.96.0.0/16"
-	cgroupRoot = "/sys/fs/cgroup"
 	// cniCache is where the CNI library caches its results; the sandbox
 	// mounts a tmpfs of its own there.
 	cniCache = "/var/lib/cni"
@@ -270,27 +271,11 @@ func setupMounts(o options) error {
 	return nil
 }
 
-// cgroupHierarchies lists the mounted cgroup hierarchies' folders.
-func cgroupHierarchies() ([]string, error) {
-	entries, err := os.ReadDir(cgroupRoot)
-	if err != nil {
-		return nil, fmt.Errorf("listing cgroup hierarchies: %w", err)
-	}
-	var dirs []string
-	for _, e := range entries {
-		p := filepath.Join(cgroupRoot, e.Name())
-		if _, err := os.Stat(filepath.Join(p, "cgroup.procs")); err == nil {
-			dirs = append(dirs, p)
-		}
-	}
-	return dirs, nil
-}
-
 // joinCgroup creates cgroup/sandbox in every hierarchy and moves this
 // process there, so that everything the sandbox starts is found under
 // cgroup.
 func joinCgroup(cgroup string) error {
-	hs, err := cgroupHierarchies()
+	hs, err := onenode.CgroupHierarchies()
 	if err != nil {
 		return err
 	}
